@@ -1,0 +1,147 @@
+// Package config holds the mediator's configuration schema, its defaults, and
+// the loading and validation of a configuration from a YAML file, environment
+// variables and command-line overrides.
+//
+// Precedence, lowest first: Default() < file < environment (MEDIATOR_<KEY>) <
+// flags < config pushed from the OpenHIM console (applied by the caller with
+// Merge).
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration. Keys are snake_case in YAML; the
+// environment variable of a key is MEDIATOR_ + the key upper-cased with "." →
+// "_" (cht.url → MEDIATOR_CHT_URL).
+type Config struct {
+	Server  Server  `mapstructure:"server" json:"server"`
+	CHT     CHT     `mapstructure:"cht" json:"cht"`
+	DHIS2   DHIS2   `mapstructure:"dhis2" json:"dhis2"`
+	OpenHIM OpenHIM `mapstructure:"openhim" json:"openhim"`
+	Log     Log     `mapstructure:"log" json:"log"`
+}
+
+// Server is the mediator's own HTTP server.
+type Server struct {
+	// Addr is the listen address.
+	Addr string `mapstructure:"addr" json:"addr" validate:"required,hostname_port"`
+	// Username and Password, when set, are the basic auth credentials that
+	// callers (OpenHIM routes) must send.
+	Username string `mapstructure:"username" json:"username" validate:"required_with=Password"`
+	Password Secret `mapstructure:"password" json:"password" validate:"required_with=Username"`
+	// ReadTimeout, WriteTimeout and IdleTimeout bound inbound connections.
+	ReadTimeout  time.Duration `mapstructure:"read_timeout" json:"read_timeout" validate:"gt=0"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout" json:"write_timeout" validate:"gt=0"`
+	IdleTimeout  time.Duration `mapstructure:"idle_timeout" json:"idle_timeout" validate:"gt=0"`
+	// ShutdownTimeout bounds how long a running export may take to finish
+	// when the mediator is stopped.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" json:"shutdown_timeout" validate:"gt=0"`
+}
+
+// CHT is the Community Health Toolkit instance (or its CouchDB) to read from.
+type CHT struct {
+	// URL is the base URL of the CHT instance or of its CouchDB, without the
+	// database: https://cht.example.org or http://localhost:5984.
+	URL      string `mapstructure:"url" json:"url" validate:"omitempty,http_url"`
+	Username string `mapstructure:"username" json:"username"`
+	Password Secret `mapstructure:"password" json:"password"`
+	// Database is the CHT database, medic on every CHT instance.
+	Database string `mapstructure:"database" json:"database" validate:"required,couchdb_name"`
+	// Timeout bounds one HTTP request to CHT (one page, one batch).
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout" validate:"gt=0"`
+	// PageSize is the number of rows asked for per _all_docs or view page.
+	PageSize int `mapstructure:"page_size" json:"page_size" validate:"min=1,max=10000"`
+	// BatchSize is the number of owner ids fetched per _all_docs keys request.
+	BatchSize int `mapstructure:"batch_size" json:"batch_size" validate:"min=1,max=10000"`
+	// Concurrency is the number of owner batches fetched at once.
+	Concurrency int `mapstructure:"concurrency" json:"concurrency" validate:"min=1,max=64"`
+	// Locale selects the translations document (messages-<locale>) used to
+	// label data sets in human-readable previews.
+	Locale string `mapstructure:"locale" json:"locale" validate:"required,max=20"`
+}
+
+// DHIS2 is the DHIS2 instance to push to.
+type DHIS2 struct {
+	// URL is the DHIS2 base URL, the part before /api:
+	// https://dhis2.example.org or https://example.org/dhis.
+	URL      string `mapstructure:"url" json:"url" validate:"omitempty,http_url"`
+	Username string `mapstructure:"username" json:"username"`
+	Password Secret `mapstructure:"password" json:"password"`
+	// Token is a personal access token, sent as "Authorization: ApiToken …".
+	// When set it is used instead of Username and Password.
+	Token Secret `mapstructure:"token" json:"token"`
+	// Timeout bounds one HTTP request to DHIS2.
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout" validate:"gt=0"`
+	// ChunkSize is the number of data values sent per POST /api/dataValueSets.
+	ChunkSize int `mapstructure:"chunk_size" json:"chunk_size" validate:"min=1,max=100000"`
+	// MetadataCacheTTL is how long data set metadata is reused between exports.
+	MetadataCacheTTL time.Duration `mapstructure:"metadata_cache_ttl" json:"metadata_cache_ttl" validate:"gte=0"`
+	// Async makes pushes use DHIS2's asynchronous import, polled to completion.
+	Async bool `mapstructure:"async" json:"async"`
+	// AsyncPollInterval is the wait between two polls of an async import task.
+	AsyncPollInterval time.Duration `mapstructure:"async_poll_interval" json:"async_poll_interval" validate:"gt=0"`
+}
+
+// OpenHIM is the OpenHIM core API the mediator registers with.
+type OpenHIM struct {
+	URL      string `mapstructure:"url" json:"url" validate:"required,http_url"`
+	Username string `mapstructure:"username" json:"username" validate:"required"`
+	Password Secret `mapstructure:"password" json:"password"`
+	// Register turns registration and heartbeats on.
+	Register bool `mapstructure:"register" json:"register"`
+	// Auth is "basic" (default) or "token", the legacy token scheme of
+	// cores before 8.
+	Auth string `mapstructure:"auth" json:"auth" validate:"oneof=basic token"`
+	// TLSCAFile is a PEM file of extra CAs trusted for core's certificate.
+	TLSCAFile string `mapstructure:"tls_ca_file" json:"tls_ca_file" validate:"omitempty,file"`
+	// TLSInsecureSkipVerify disables certificate verification. Only for core's
+	// self-signed certificate on a test deployment.
+	TLSInsecureSkipVerify bool `mapstructure:"tls_insecure_skip_verify" json:"tls_insecure_skip_verify"`
+	// HeartbeatInterval is the time between two heartbeats.
+	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval" json:"heartbeat_interval" validate:"gt=0"`
+	// Timeout bounds one HTTP request to OpenHIM core.
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout" validate:"gt=0"`
+}
+
+// Log is the logging setup.
+type Log struct {
+	Level  string `mapstructure:"level" json:"level" validate:"oneof=debug info warn error"`
+	Format string `mapstructure:"format" json:"format" validate:"oneof=json text"`
+}
+
+// Default returns the configuration used for every key that is not set.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Addr:            ":8544",
+			ReadTimeout:     30 * time.Second,
+			WriteTimeout:    10 * time.Minute,
+			IdleTimeout:     2 * time.Minute,
+			ShutdownTimeout: 2 * time.Minute,
+		},
+		CHT: CHT{
+			Database:    "medic",
+			Timeout:     60 * time.Second,
+			PageSize:    1000,
+			BatchSize:   500,
+			Concurrency: 4,
+			Locale:      "en",
+		},
+		DHIS2: DHIS2{
+			Timeout:           2 * time.Minute,
+			ChunkSize:         5000,
+			MetadataCacheTTL:  10 * time.Minute,
+			AsyncPollInterval: 2 * time.Second,
+		},
+		OpenHIM: OpenHIM{
+			URL:               "https://localhost:8080",
+			Username:          "root@openhim.org",
+			Register:          true,
+			Auth:              "basic",
+			HeartbeatInterval: 10 * time.Second,
+			Timeout:           30 * time.Second,
+		},
+		Log: Log{Level: "info", Format: "json"},
+	}
+}
