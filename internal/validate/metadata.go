@@ -1,0 +1,47 @@
+// Package validate checks computed data values against a snapshot of DHIS2
+// metadata before anything is pushed: value type, data element membership,
+// category option combos, org unit assignment and period. It is pure: the
+// metadata and "now" are passed in, problems come out as data.
+package validate
+
+// Metadata is what DHIS2 says about one data set, as needed to check a push.
+// The dhis2 package builds it from GET /api/dataSets/{id} (spec/dhis2.md §5.1).
+type Metadata struct {
+	DataSet DataSet
+	// DataElements of the data set, by uid.
+	DataElements map[string]DataElement
+	// OrgUnits assigned to the data set, by uid.
+	OrgUnits map[string]bool
+	// DefaultCategoryOptionCombo is the uid of the "default" category option
+	// combo of this DHIS2 (HllvX50cXC0 on new databases, but look it up). A
+	// data value with no category or attribute option combo gets it.
+	DefaultCategoryOptionCombo string
+}
+
+// DataSet is a DHIS2 data set.
+type DataSet struct {
+	ID         string
+	Name       string
+	PeriodType string // DHIS2 period type name: "Monthly", "Weekly", …
+	// AttributeOptionCombos are the option combos of the data set's own
+	// category combo (the attribute option combos a value may carry), by uid.
+	AttributeOptionCombos map[string]bool
+	// OpenFuturePeriods: 0 closes the current period (spec/dhis2.md §5.1).
+	OpenFuturePeriods int
+	// ExpiryDays: 0 never locks.
+	ExpiryDays int
+}
+
+// DataElement is a data element of the data set.
+type DataElement struct {
+	ID        string
+	Name      string
+	ValueType string // DHIS2 value type: NUMBER, INTEGER, INTEGER_ZERO_OR_POSITIVE, …
+	// CategoryOptionCombos valid for this data element inside the data set:
+	// those of the dataSetElement's category combo override when set, else
+	// the data element's own, by uid.
+	CategoryOptionCombos map[string]bool
+	// HasOptionSet is true when values must be option codes; such data
+	// elements cannot take CHT's numeric totals.
+	HasOptionSet bool
+}
