@@ -91,7 +91,7 @@ func Load(src Sources) (Config, error) {
 	var cfg Config
 	if err := v.UnmarshalExact(&cfg, func(dc *mapstructure.DecoderConfig) {
 		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
+			durationHook,
 			strictBoolHook,
 		)
 	}); err != nil {
@@ -143,6 +143,18 @@ func unknownKeys(v *viper.Viper, defaults map[string]any, name string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// durationHook reads durations written like 30s, 5m or 1h30m.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(data.(string)))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (write it like 30s, 5m or 1h30m)", data)
+	}
+	return d, nil
 }
 
 // strictBoolHook accepts only true/false (any case) for booleans given as

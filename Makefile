@@ -1,0 +1,64 @@
+# cht-dhis2-mediator — run "make" or "make help" for the targets.
+
+GO        ?= go
+VERSION   ?= 0.1.0
+LDFLAGS   := -X main.version=$(VERSION)
+BIN       := bin/mediator
+FUZZTIME  ?= 30s
+NPM_STAMP := test/node_modules/.npm-ci.stamp
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/mediator
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./mediator
+
+.PHONY: deps
+deps: $(NPM_STAMP) ## download Go modules and install the CouchDB-compatible test server (npm ci in test/)
+	$(GO) mod download
+
+$(NPM_STAMP): test/package.json test/package-lock.json
+	cd test && npm ci --no-audit --no-fund
+	touch $@
+
+.PHONY: test
+test: deps ## run every test (unit, fuzz seeds, end to end) with the race detector
+	$(GO) test -race -shuffle=on -count=1 -timeout 14m ./...
+
+.PHONY: test-unit
+test-unit: ## run the fast unit tests only (skips test/)
+	$(GO) test -short -count=1 ./...
+
+.PHONY: cover
+cover: deps ## coverage of every package (coverage.out)
+	$(GO) test -count=1 -coverprofile=coverage.out ./...
+	$(GO) tool cover -func=coverage.out | tail -1
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+.PHONY: bench
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: demo
+demo: $(NPM_STAMP) build ## start a seeded CHT-shaped CouchDB and preview last month for the demo data set
+	$(GO) run ./test/demo --mediator $(BIN)
+
+.PHONY: clean
+clean: ## remove build and test output
+	rm -rf bin coverage.out test/node_modules

@@ -1,0 +1,41 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+)
+
+// BuildArgs are the arguments of a build as a user typed them.
+type BuildArgs struct {
+	DataSet       string
+	Period        string // YYYYMM
+	OrgUnit       string
+	Children      bool
+	HumanReadable bool
+}
+
+// Request checks the arguments of a build and turns them into a request.
+// Its errors name the flag that is wrong.
+func (a BuildArgs) Request() (export.Request, error) {
+	if a.DataSet == "" {
+		return export.Request{}, errors.New("--data-set is required")
+	}
+	if a.Period == "" {
+		return export.Request{}, errors.New("--period is required (YYYYMM, e.g. 202406)")
+	}
+	m, err := aggregate.ParseMonth(a.Period)
+	if err != nil {
+		return export.Request{}, fmt.Errorf("--period: %w", err)
+	}
+	if a.Children && a.OrgUnit == "" {
+		return export.Request{}, errors.New("--children needs --org-unit")
+	}
+	return export.Request{DataSet: a.DataSet, Period: m, OrgUnit: a.OrgUnit, Children: a.Children, HumanReadable: a.HumanReadable}, nil
+}
+
+// IsInputError reports whether err was caused by the request itself (an
+// unknown data set, an org unit nobody maps) rather than by an upstream.
+func IsInputError(err error) bool { return export.IsInputError(err) }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/app"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitRun   = 1 // the command ran and failed: an upstream error, a failed push
+	exitUsage = 2 // bad arguments or configuration
+)
+
+const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
+
+Usage:
+  mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]
+  mediator version
+
+Every command takes --config FILE (YAML) and --set key=value (repeatable),
+which override the file and MEDIATOR_* environment variables.
+Run "mediator COMMAND --help" for a command's flags.
+`
+
+type cli struct {
+	stdout, stderr io.Writer
+	env            []string
+}
+
+// run executes one command and returns the process exit code.
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "preview":
+		return c.preview(ctx, args[1:])
+	case "version", "--version", "-version":
+		fmt.Fprintln(c.stdout, version)
+		return exitOK
+	case "help", "--help", "-h", "-help":
+		fmt.Fprint(c.stdout, usage)
+		return exitOK
+	}
+	c.fail("unknown command %q (run \"mediator help\")", args[0])
+	return exitUsage
+}
+
+func (c *cli) fail(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	// One clear sentence: join multi-line (errors.Join) messages.
+	msg = strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ")
+	fmt.Fprintln(c.stderr, "mediator: "+msg)
+}
+
+// setFlags is a repeatable --set key=value flag.
+type setFlags map[string]string
+
+func (s setFlags) String() string { return "" }
+
+func (s setFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not key=value", v)
+	}
+	s[strings.TrimSpace(k)] = val
+	return nil
+}
+
+// commonFlags registers --config and --set on fs.
+func commonFlags(fs *flag.FlagSet) (*string, setFlags) {
+	path := fs.String("config", "", "YAML configuration `file`")
+	sets := setFlags{}
+	fs.Var(sets, "set", "override a config `key=value` (repeatable), e.g. --set cht.url=http://localhost:5984")
+	return path, sets
+}
+
+// parse parses a command's flags; ok is false when run should return code.
+func (c *cli) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	fs.SetOutput(c.stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		c.fail("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+func (c *cli) loadConfig(path string, sets setFlags) (config.Config, error) {
+	src := config.Sources{Env: c.env, Flags: sets}
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return config.Config{}, fmt.Errorf("open config file: %w", err)
+		}
+		defer f.Close()
+		src.File, src.FileName = f, path
+	}
+	return config.Load(src)
+}
+
+func (c *cli) preview(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
+	cfgPath, sets := commonFlags(fs)
+	dataSet := fs.String("data-set", "", "DHIS2 data set `id`, as in CHT's dhis_data_sets (required)")
+	period := fs.String("period", "", "month to export, `YYYYMM` (required)")
+	orgUnit := fs.String("org-unit", "", "only this DHIS2 org unit `id`")
+	children := fs.Bool("children", false, "with --org-unit: also every mapped org unit below it")
+	human := fs.Bool("human-readable", false, "label with CHT names instead of DHIS2 ids (not importable)")
+	fs.Usage = func() {
+		fmt.Fprintln(c.stderr, "Usage: mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]")
+		fmt.Fprintln(c.stderr, "Reads CHT only and prints the DHIS2 dataValueSet JSON; problems go to stderr.")
+		fs.PrintDefaults()
+	}
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	req, err := app.BuildArgs{DataSet: *dataSet, Period: *period, OrgUnit: *orgUnit, Children: *children, HumanReadable: *human}.Request()
+	if err != nil {
+		c.fail("preview: %v", err)
+		return exitUsage
+	}
+	cfg, err := c.loadConfig(*cfgPath, sets)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return exitUsage
+	}
+	log := app.NewLogger(cfg.Log, c.stderr)
+	svc, err := app.NewExportService(cfg, log)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return exitUsage
+	}
+	p, err := svc.Preview(ctx, req)
+	if err != nil {
+		c.fail("preview: %v", err)
+		if app.IsInputError(err) {
+			return exitUsage
+		}
+		return exitRun
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	for _, pr := range p.Problems {
+		fmt.Fprintf(c.stderr, "problem: %s: %s\n", pr.Code, pr.Message)
+	}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p.Set); err != nil {
+		c.fail("preview: write output: %v", err)
+		return exitRun
+	}
+	return exitOK
+}
