@@ -25,10 +25,14 @@ type DataSet struct {
 	PeriodType string // DHIS2 period type name: "Monthly", "Weekly", …
 	// AttributeOptionCombos are the option combos of the data set's own
 	// category combo (the attribute option combos a value may carry), by uid.
+	// Empty means the default category combo: only the default combo (or
+	// no attribute option combo at all) is accepted.
 	AttributeOptionCombos map[string]bool
-	// OpenFuturePeriods: 0 closes the current period (spec/dhis2.md §5.1).
+	// OpenFuturePeriods: 0 closes the current period (spec/dhis2.md §5.1);
+	// 1 opens it, N opens it and N−1 future ones. Negative counts as 0.
 	OpenFuturePeriods int
-	// ExpiryDays: 0 never locks.
+	// ExpiryDays: 0 (or less) never locks; otherwise a period locks once
+	// now is after its last day + ExpiryDays.
 	ExpiryDays int
 }
 
@@ -39,7 +43,8 @@ type DataElement struct {
 	ValueType string // DHIS2 value type: NUMBER, INTEGER, INTEGER_ZERO_OR_POSITIVE, …
 	// CategoryOptionCombos valid for this data element inside the data set:
 	// those of the dataSetElement's category combo override when set, else
-	// the data element's own, by uid.
+	// the data element's own, by uid. Empty means the default category
+	// combo: only the default combo (or none at all) is accepted.
 	CategoryOptionCombos map[string]bool
 	// HasOptionSet is true when values must be option codes; such data
 	// elements cannot take CHT's numeric totals.

@@ -1,0 +1,79 @@
+package validate
+
+import (
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// FuzzParsePeriod: ParsePeriod never panics, and an accepted string
+// re-parses from its ISO form to the same period.
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range []string{
+		"20240315", "2024-03-15", "2024W5", "2024W05", "2020W53", "2015WedW5", "2024ThuW1", "2025FriW3",
+		"2024SatW1", "2024SunW1", "2020BiW27", "202401", "2024-01", "202402B", "2024Q1", "2024NovQ1",
+		"2024S2", "2024AprilS2", "2024NovS1", "2024", "2024April", "2024July", "2024Oct", "2024Nov",
+		"2024Sep", "2024Aug", "2024Feb", "202413", "2024W54", "202407B", "2024Q5", "", "0000NovQ1",
+		"9999April", "0000W1", "2024q1", "202401b",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePeriod(s)
+		if err != nil {
+			var pe *PeriodError
+			if !errors.As(err, &pe) || pe.Period != s || pe.Reason == "" {
+				t.Fatalf("ParsePeriod(%q) error %#v", s, err)
+			}
+			return
+		}
+		if p.End.Before(p.Start) || p.Start.Location() != time.UTC || p.Start.Hour() != 0 || p.End.Hour() != 0 {
+			t.Fatalf("ParsePeriod(%q) = %+v: bad span", s, p)
+		}
+		q, err := ParsePeriod(p.ISO)
+		if err != nil || q != p {
+			t.Fatalf("ParsePeriod(%q) = %+v, but its ISO form re-parses to %+v, %v", s, p, q, err)
+		}
+		if r, err := PeriodOfType(p.Type, s); err != nil || r != p {
+			t.Fatalf("PeriodOfType(%q, %q) = %+v, %v", p.Type, s, r, err)
+		}
+		if r := p.Shift(1).Shift(-1); r != p {
+			t.Fatalf("%s.Shift(1).Shift(-1) = %+v", p.ISO, r)
+		}
+	})
+}
+
+// FuzzCheckValue: CheckValue never panics, refuses with a *ValueError, and
+// what it accepts for a numeric type is a finite number.
+func FuzzCheckValue(f *testing.F) {
+	for _, s := range []string{"0", "-0", "12.5", "01", "1.", "+1", "1e3", "١٢", "2147483648", "-2147483649",
+		"true", "T", "2024-02-29", "2024-03-15T10:30:00Z", "[1,2]", "https://dhis2.org", "a", ""} {
+		f.Add("NUMBER", s)
+		f.Add("INTEGER_POSITIVE", s)
+	}
+	f.Add("DATETIME", "2024-03-15 10:30:00+03:00")
+	f.Add("URL", "http://[::1]:80/")
+	f.Add("COORDINATE", "[1e3,NaN]")
+	f.Add("LETTER", "\xff")
+	f.Fuzz(func(t *testing.T, typ, value string) {
+		err := CheckValue(typ, value)
+		if err != nil {
+			var ve *ValueError
+			if !errors.As(err, &ve) || ve.Code == "" || ve.Reason == "" || ve.Accepts == "" {
+				t.Fatalf("CheckValue(%q, %q) = %#v", typ, value, err)
+			}
+			return
+		}
+		if IsNumeric(typ) {
+			if _, perr := strconv.ParseFloat(value, 64); perr != nil {
+				t.Fatalf("CheckValue(%q, %q) accepted a value Go cannot parse: %v", typ, value, perr)
+			}
+		}
+		if typ == "INTEGER" || typ == "INTEGER_POSITIVE" || typ == "INTEGER_NEGATIVE" || typ == "INTEGER_ZERO_OR_POSITIVE" {
+			if _, perr := strconv.ParseInt(value, 10, 32); perr != nil {
+				t.Fatalf("CheckValue(%q, %q) accepted a value outside int32: %v", typ, value, perr)
+			}
+		}
+	})
+}
