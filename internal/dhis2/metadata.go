@@ -1,0 +1,318 @@
+package dhis2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/validate"
+)
+
+// dataSetFields is the field filter of GET /api/dataSets/{id}
+// (spec/dhis2.md §5.1).
+const dataSetFields = "id,name,code,periodType,openFuturePeriods,expiryDays,timelyDays," +
+	"categoryCombo[id,name,isDefault,categoryOptionCombos[id,name,code]]," +
+	"dataSetElements[dataElement[id,name,code,valueType,zeroIsSignificant,aggregationType,domainType," +
+	"optionSet[id,options[code]],categoryCombo[id,categoryOptionCombos[id,name,code]]]," +
+	"categoryCombo[id,categoryOptionCombos[id,name,code]]]," +
+	"organisationUnits[id,code,path],dataInputPeriods[period,openingDate,closingDate],workflow[id]"
+
+// uidRE is DHIS2's UID format (spec §5.3).
+var uidRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]{10}$`)
+
+// IsUID reports whether s is a well-formed DHIS2 UID.
+func IsUID(s string) bool { return uidRE.MatchString(s) }
+
+// Wire types of GET /api/dataSets/{id}.
+type (
+	wireDataSet struct {
+		ID                string               `json:"id"`
+		Name              string               `json:"name"`
+		Code              string               `json:"code"`
+		PeriodType        string               `json:"periodType"`
+		OpenFuturePeriods int                  `json:"openFuturePeriods"`
+		ExpiryDays        int                  `json:"expiryDays"`
+		TimelyDays        float64              `json:"timelyDays"`
+		CategoryCombo     *wireCategoryCombo   `json:"categoryCombo"`
+		DataSetElements   []wireDataSetElement `json:"dataSetElements"`
+		OrganisationUnits []wireIdentifiable   `json:"organisationUnits"`
+	}
+	wireDataSetElement struct {
+		DataElement   *wireDataElement   `json:"dataElement"`
+		CategoryCombo *wireCategoryCombo `json:"categoryCombo"`
+	}
+	wireDataElement struct {
+		ID            string             `json:"id"`
+		Name          string             `json:"name"`
+		Code          string             `json:"code"`
+		ValueType     string             `json:"valueType"`
+		OptionSet     *wireIdentifiable  `json:"optionSet"`
+		CategoryCombo *wireCategoryCombo `json:"categoryCombo"`
+	}
+	wireCategoryCombo struct {
+		ID                   string             `json:"id"`
+		Name                 string             `json:"name"`
+		IsDefault            bool               `json:"isDefault"`
+		CategoryOptionCombos []wireIdentifiable `json:"categoryOptionCombos"`
+	}
+	wireIdentifiable struct {
+		ID            string             `json:"id"`
+		Name          string             `json:"name"`
+		Code          string             `json:"code"`
+		CategoryCombo *wireCategoryCombo `json:"categoryCombo"`
+	}
+	wireCOCList struct {
+		CategoryOptionCombos []wireIdentifiable `json:"categoryOptionCombos"`
+	}
+)
+
+type mdEntry struct {
+	md      validate.Metadata
+	fetched time.Time
+}
+
+// Metadata returns what DHIS2 says about a data set, converted for the
+// validate package: GET /api/dataSets/{id} with the fields of spec §5.1, and
+// the default category option combo, looked up by name (never hard-coded).
+// A dataSetElement's own category combo overrides its data element's.
+//
+// Results are cached per data set for dhis2.metadata_cache_ttl (0: no
+// cache); concurrent calls for one data set share one fetch. Each call gets
+// its own copy. A data set DHIS2 does not know (404) is an error wrapping
+// ErrDataSetNotFound.
+func (c *Client) Metadata(ctx context.Context, dataSetID string) (validate.Metadata, error) {
+	if !IsUID(dataSetID) {
+		return validate.Metadata{}, fmt.Errorf("dhis2: metadata: data set id %q is not a DHIS2 uid", excerpt([]byte(dataSetID), 40))
+	}
+	ttl := c.cfg.MetadataCacheTTL
+	if ttl > 0 {
+		c.mdMu.Lock()
+		e, ok := c.mdCache[dataSetID]
+		c.mdMu.Unlock()
+		if ok && c.now().Sub(e.fetched) < ttl {
+			return cloneMetadata(e.md), nil
+		}
+	}
+	// One fetch per data set at a time. It runs detached from the caller
+	// that started it, so that this caller's cancellation does not fail the
+	// others; each request is still bounded by dhis2.timeout.
+	ch := c.mdGroup.DoChan(dataSetID, func() (any, error) {
+		md, err := c.fetchMetadata(context.WithoutCancel(ctx), dataSetID)
+		if err != nil {
+			return nil, err
+		}
+		if ttl > 0 {
+			c.mdMu.Lock()
+			c.mdCache[dataSetID] = mdEntry{md: md, fetched: c.now()}
+			c.mdMu.Unlock()
+		}
+		return md, nil
+	})
+	select {
+	case <-ctx.Done():
+		return validate.Metadata{}, fmt.Errorf("dhis2: metadata %s: %w", dataSetID, ctx.Err())
+	case r := <-ch:
+		if r.Err != nil {
+			return validate.Metadata{}, r.Err
+		}
+		return cloneMetadata(r.Val.(validate.Metadata)), nil
+	}
+}
+
+// fetchMetadata asks DHIS2 for the data set and the default COC at once.
+func (c *Client) fetchMetadata(ctx context.Context, id string) (validate.Metadata, error) {
+	var (
+		ds       wireDataSet
+		defaults []wireIdentifiable
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		op := "metadata " + id
+		q := url.Values{"fields": {dataSetFields}}
+		r, err := c.getJSON(gctx, op, c.endpoint(q, "dataSets", id), &ds)
+		if err != nil && r.status == http.StatusNotFound {
+			return fmt.Errorf("%w: %s: %w", ErrDataSetNotFound, id, err)
+		}
+		return err
+	})
+	g.Go(func() error {
+		q := url.Values{
+			"filter": {"name:eq:default"},
+			"fields": {"id,name,categoryCombo[id,name,isDefault]"},
+			"paging": {"false"},
+		}
+		var list wireCOCList
+		if _, err := c.getJSON(gctx, "default category option combo", c.endpoint(q, "categoryOptionCombos"), &list); err != nil {
+			return err
+		}
+		defaults = list.CategoryOptionCombos
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return validate.Metadata{}, err
+	}
+	md, err := convertDataSet(id, &ds)
+	if err != nil {
+		return validate.Metadata{}, fmt.Errorf("dhis2: metadata %s: %w", id, err)
+	}
+	def, err := c.pickDefaultCOC(defaults, &ds)
+	if err != nil {
+		return validate.Metadata{}, fmt.Errorf("dhis2: metadata %s: %w", id, err)
+	}
+	md.DefaultCategoryOptionCombo = def
+	return md, nil
+}
+
+// convertDataSet turns DHIS2's data set into validate.Metadata, strictly:
+// a data set without its id or period type is an error.
+func convertDataSet(id string, ds *wireDataSet) (validate.Metadata, error) {
+	if ds.ID != id {
+		return validate.Metadata{}, fmt.Errorf("DHIS2 answered with data set %q", excerpt([]byte(ds.ID), 40))
+	}
+	if ds.PeriodType == "" {
+		return validate.Metadata{}, errors.New("the data set has no periodType")
+	}
+	md := validate.Metadata{
+		DataSet: validate.DataSet{
+			ID:                    ds.ID,
+			Name:                  ds.Name,
+			PeriodType:            ds.PeriodType,
+			AttributeOptionCombos: cocSet(ds.CategoryCombo),
+			OpenFuturePeriods:     ds.OpenFuturePeriods,
+			ExpiryDays:            ds.ExpiryDays,
+		},
+		DataElements: make(map[string]validate.DataElement, len(ds.DataSetElements)),
+		OrgUnits:     make(map[string]bool, len(ds.OrganisationUnits)),
+	}
+	for i, dse := range ds.DataSetElements {
+		de := dse.DataElement
+		if de == nil || de.ID == "" {
+			return validate.Metadata{}, fmt.Errorf("dataSetElements[%d] has no data element id", i)
+		}
+		cc := de.CategoryCombo
+		if dse.CategoryCombo != nil && dse.CategoryCombo.ID != "" {
+			cc = dse.CategoryCombo // the data set's override (spec §5.1)
+		}
+		md.DataElements[de.ID] = validate.DataElement{
+			ID:                   de.ID,
+			Name:                 de.Name,
+			ValueType:            de.ValueType,
+			CategoryOptionCombos: cocSet(cc),
+			HasOptionSet:         de.OptionSet != nil && de.OptionSet.ID != "",
+		}
+	}
+	for _, ou := range ds.OrganisationUnits {
+		if ou.ID != "" {
+			md.OrgUnits[ou.ID] = true
+		}
+	}
+	return md, nil
+}
+
+func cocSet(cc *wireCategoryCombo) map[string]bool {
+	m := make(map[string]bool)
+	if cc == nil {
+		return m
+	}
+	for _, coc := range cc.CategoryOptionCombos {
+		if coc.ID != "" {
+			m[coc.ID] = true
+		}
+	}
+	return m
+}
+
+// pickDefaultCOC chooses the default category option combo among those
+// named "default". Old databases may hold several (spec §5.1): prefer the
+// one of the default category combo, then one the data set uses.
+func (c *Client) pickDefaultCOC(cands []wireIdentifiable, ds *wireDataSet) (string, error) {
+	var ids []string
+	for _, coc := range cands {
+		if coc.ID != "" && coc.Name == "default" {
+			ids = append(ids, coc.ID)
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return "", errors.New(`DHIS2 has no category option combo named "default"`)
+	case 1:
+		return ids[0], nil
+	}
+	pick := pickAmongDefaults(ids, cands, ds)
+	c.log.Warn("dhis2 has several category option combos named default; run the data integrity checks", "candidates", ids, "chosen", pick)
+	return pick, nil
+}
+
+// pickAmongDefaults prefers the one of the default category combo, then
+// one that the data set uses, then the first by id.
+func pickAmongDefaults(ids []string, cands []wireIdentifiable, ds *wireDataSet) string {
+	var inDefaultCombo []string
+	for _, coc := range cands {
+		if coc.ID != "" && coc.Name == "default" && coc.CategoryCombo != nil &&
+			(coc.CategoryCombo.IsDefault || coc.CategoryCombo.Name == "default") {
+			inDefaultCombo = append(inDefaultCombo, coc.ID)
+		}
+	}
+	if len(inDefaultCombo) == 1 {
+		return inDefaultCombo[0]
+	}
+	if len(inDefaultCombo) > 1 {
+		ids = inDefaultCombo
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	used := cocSet(ds.CategoryCombo)
+	for _, dse := range ds.DataSetElements {
+		for _, cc := range []*wireCategoryCombo{dse.CategoryCombo, dataElementCombo(dse.DataElement)} {
+			for id := range cocSet(cc) {
+				used[id] = true
+			}
+		}
+	}
+	for _, id := range ids {
+		if used[id] {
+			return id
+		}
+	}
+	return ids[0]
+}
+
+func dataElementCombo(de *wireDataElement) *wireCategoryCombo {
+	if de == nil {
+		return nil
+	}
+	return de.CategoryCombo
+}
+
+// cloneMetadata deep-copies md, so that callers can't change the cache.
+func cloneMetadata(md validate.Metadata) validate.Metadata {
+	out := md
+	out.DataSet.AttributeOptionCombos = cloneSet(md.DataSet.AttributeOptionCombos)
+	out.OrgUnits = cloneSet(md.OrgUnits)
+	if md.DataElements != nil {
+		out.DataElements = make(map[string]validate.DataElement, len(md.DataElements))
+		for k, de := range md.DataElements {
+			de.CategoryOptionCombos = cloneSet(de.CategoryOptionCombos)
+			out.DataElements[k] = de
+		}
+	}
+	return out
+}
+
+func cloneSet(m map[string]bool) map[string]bool {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
