@@ -351,3 +351,14 @@ func (g *demoGen) person(role string, lineage ...string) map[string]any {
 		"parent":        Lineage(lineage...),
 	}
 }
+
+// DemoDocs returns everything a CHT database needs for the demo: the
+// settings doc, the medic-admin design doc and DemoDistrict's documents.
+func DemoDocs(opts DemoOptions) ([]any, *Manifest, error) {
+	district, m, err := DemoDistrict(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	docs := append([]any{SettingsDoc(nil, nil)}, DesignDocs()...)
+	return append(docs, district...), m, nil
+}

@@ -99,12 +99,10 @@ func load(ctx context.Context, stdout io.Writer, rawURL, user, password, db stri
 		}
 	}
 	end := seed.LastMonth(now)
-	district, m, err := seed.DemoDistrict(seed.DemoOptions{Seed: seedNum, End: end, Months: months})
+	docs, m, err := seed.DemoDocs(seed.DemoOptions{Seed: seedNum, End: end, Months: months})
 	if err != nil {
 		return err
 	}
-	docs := append([]any{seed.SettingsDoc(nil, nil)}, seed.DesignDocs()...)
-	docs = append(docs, district...)
 	if err := c.BulkDocs(ctx, db, docs); err != nil {
 		return err
 	}
