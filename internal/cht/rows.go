@@ -1,0 +1,375 @@
+package cht
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// row is one row of an _all_docs or view answer:
+// {"id": "...", "key": ..., "value": ..., "doc": {...}} or, for a missing
+// key, {"key": "...", "error": "not_found"}. A deleted doc has
+// "value": {"rev": …, "deleted": true} and "doc": null. Key and Doc are
+// sub-slices of the decoder's buffer, valid only during the row callback.
+type row struct {
+	ID      string
+	Key     json.RawMessage
+	Deleted bool // value.deleted
+	Doc     json.RawMessage
+	Error   string
+}
+
+// parse fills r from a row object, as sub-slices of b. It reports false
+// when b is not an object or a member has an unexpected type.
+func (r *row) parse(b []byte) bool {
+	*r = row{}
+	it := members(b)
+	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
+		switch string(memberName(key)) {
+		case "id":
+			if isNull(val) {
+				continue
+			}
+			id, ok := jsonString(val)
+			if !ok {
+				return false
+			}
+			r.ID = id
+		case "key":
+			r.Key = val
+		case "value":
+			r.Deleted = isObject(val) && deletedValue(val)
+		case "doc":
+			r.Doc = val
+		case "error":
+			if isNull(val) {
+				continue
+			}
+			e, ok := jsonString(val)
+			if !ok {
+				return false
+			}
+			r.Error = e
+		}
+	}
+	return !it.bad
+}
+
+// deletedValue reports whether an _all_docs row value has "deleted": true.
+func deletedValue(b []byte) bool {
+	it := members(b)
+	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
+		if string(memberName(key)) == "deleted" && string(val) == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// hasDoc reports whether the row carries a document (not an error row, not a
+// deleted doc, not a row without include_docs).
+func (r *row) hasDoc() bool {
+	return r.Error == "" && !r.Deleted && len(r.Doc) > 0 && !isNull(r.Doc)
+}
+
+// errStopRows, returned by a row callback, ends readRows early without error.
+var errStopRows = errors.New("stop reading rows")
+
+// readRows walks an {"total_rows": …, "offset": …, "rows": [ … ]} answer
+// token by token and hands each row to fn as soon as it is decoded, so that
+// only one row is held at a time. The row and its buffers are reused: fn
+// must copy what it keeps. ctx is checked between rows. A row whose
+// members have unexpected JSON types is skipped. An error from fn is returned
+// as is.
+func readRows(ctx context.Context, r io.Reader, fn func(*row) error) error {
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	sawRows := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return decodeErr(err)
+		}
+		if name, _ := tok.(string); name != "rows" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return decodeErr(err)
+			}
+			continue
+		}
+		sawRows = true
+		tok, err = dec.Token()
+		if err != nil {
+			return decodeErr(err)
+		}
+		if tok == nil {
+			continue // "rows": null, as no rows
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			return fmt.Errorf("decode rows: rows is %v, not an array", tok)
+		}
+		// One buffer is reused from row to row; fn must copy what it keeps.
+		var (
+			buf json.RawMessage
+			rw  row
+		)
+		for dec.More() {
+			buf = buf[:0]
+			if err := dec.Decode(&buf); err != nil {
+				return decodeErr(err)
+			}
+			if !rw.parse(buf) {
+				continue // not a row's shape
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(&rw); err != nil {
+				return err
+			}
+		}
+		if err := expectDelim(dec, ']'); err != nil {
+			return err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("decode rows: data after the answer")
+	}
+	if !sawRows {
+		return errors.New("decode rows: the answer has no rows")
+	}
+	return nil
+}
+
+// decodeErr wraps a decoding error; the end of the body inside the answer
+// is an unexpected EOF.
+func decodeErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("decode rows: %w", err)
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return decodeErr(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("decode rows: got %v, want %q", tok, string(want))
+	}
+	return nil
+}
+
+// scan describes a paged read of _all_docs or a view.
+type scan struct {
+	op     string
+	path   *url.URL   // _all_docs or the view, without query
+	params url.Values // sent on every page (include_docs, endkey)
+	// startKey is the first page's startkey as JSON; nil starts at the
+	// beginning.
+	startKey json.RawMessage
+	// view pages with startkey + startkey_docid, because view keys repeat.
+	// _all_docs ids are unique, so startkey alone is enough there.
+	view bool
+}
+
+// scan reads every row of s, page by page, following the CouchDB pagination
+// recipe: ask for pageSize+1 rows and start the next page at the extra row.
+// emit gets each row once, in order.
+//
+// Servers that ignore startkey_docid (pouchdb-server) would restart a view
+// page at the first row of the key; that is detected on the page's first row
+// and the page is asked again with skip = the rows of that key already read.
+func (c *Client) scan(ctx context.Context, s scan, emit func(*row) error) error {
+	n := c.pageSize
+	startKey := s.startKey
+	var startID string // view: startkey_docid of this page
+	skipMode := false  // view: page with skip instead of startkey_docid
+	skip := 0          // view in skip mode: rows of startKey already read
+	var runKey json.RawMessage
+	runLen := 0 // rows in a row with key runKey
+	for page := 0; ; page++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cht: %s: %w", s.op, err)
+		}
+		q := url.Values{}
+		for k, v := range s.params {
+			q[k] = v
+		}
+		q.Set("limit", strconv.Itoa(n+1))
+		if startKey != nil {
+			q.Set("startkey", string(startKey))
+		}
+		if page > 0 && s.view {
+			if skipMode {
+				if skip > 0 {
+					q.Set("skip", strconv.Itoa(skip))
+				}
+			} else {
+				q.Set("startkey_docid", startID)
+			}
+		}
+		u := *s.path
+		u.RawQuery = q.Encode()
+
+		var (
+			count    int
+			firstKey json.RawMessage
+			firstID  string
+			hasNext  bool
+			nextID   string
+			nextKey  json.RawMessage
+			restart  bool
+		)
+		err := c.do(ctx, request{op: s.op, method: http.MethodGet, u: &u}, func(resp *http.Response) error {
+			err := readRows(ctx, resp.Body, func(r *row) error {
+				count++
+				var key json.RawMessage
+				if s.view {
+					key = compactJSON(r.Key)
+				}
+				if count == 1 {
+					firstKey, firstID = key, r.ID
+					if page > 0 && s.view && !skipMode && bytes.Equal(key, startKey) && r.ID < startID {
+						restart = true
+						return errStopRows
+					}
+				}
+				if count > n {
+					hasNext, nextID, nextKey = true, r.ID, key
+					return errStopRows
+				}
+				if s.view {
+					if runKey != nil && bytes.Equal(key, runKey) {
+						runLen++
+					} else {
+						runKey, runLen = key, 1
+					}
+				}
+				return emit(r)
+			})
+			if errors.Is(err, errStopRows) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		c.log.Debug("cht page read", "op", s.op, "page", page, "rows", count)
+		if restart {
+			skipMode = true
+			c.skipModeOnce.Do(func() {
+				c.log.Info("server ignores startkey_docid; paging the view with skip", "op", s.op)
+			})
+			continue
+		}
+		if !hasNext {
+			return nil
+		}
+		if nextID == firstID && bytes.Equal(nextKey, firstKey) {
+			return fmt.Errorf("cht: %s: paging made no progress at id %q", s.op, nextID)
+		}
+		if s.view {
+			startKey, startID = nextKey, nextID
+			skip = 0
+			if bytes.Equal(startKey, runKey) {
+				skip = runLen
+			}
+		} else {
+			startKey = encodeJSONString(nextID)
+		}
+	}
+}
+
+// compactJSON returns a compact copy of raw; "null" for an absent value.
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return append(json.RawMessage(nil), raw...)
+	}
+	return b.Bytes()
+}
+
+// encodeJSONString encodes s as a JSON string, without HTML escaping, so that
+// U+FFF0 and the like travel as themselves.
+func encodeJSONString(s string) json.RawMessage {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// jsonString decodes raw when it is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if p, ok := plainString(raw); ok {
+		return string(p), true
+	}
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// isNull reports whether raw is JSON null.
+func isNull(raw json.RawMessage) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+// isObject reports whether raw is a JSON object.
+func isObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// isArray reports whether raw is a JSON array.
+func isArray(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '['
+}
+
+// truthy is JavaScript truthiness of a JSON value: false for absent, null,
+// false, 0 and "".
+func truthy(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return false
+	}
+	switch raw[0] {
+	case 'n', 'f':
+		return false
+	case '"':
+		return len(raw) > 2
+	case '{', '[', 't':
+		return true
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	return err != nil || f != 0
+}
+
+// describe renders a JSON value for a message: short values verbatim, long
+// ones cut.
+func describe(raw json.RawMessage) string {
+	return truncate(string(compactJSON(raw)), 40)
+}
