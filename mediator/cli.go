@@ -25,6 +25,7 @@ const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
 
 Usage:
   mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]
+  mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run]
   mediator version
 
 Every command takes --config FILE (YAML) and --set key=value (repeatable),
@@ -46,6 +47,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "preview":
 		return c.preview(ctx, args[1:])
+	case "export":
+		return c.export(ctx, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(c.stdout, version)
 		return exitOK
@@ -142,7 +145,7 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	log := app.NewLogger(cfg.Log, c.stderr)
-	svc, err := app.NewExportService(cfg, log)
+	svc, err := app.NewExportService(cfg, log, false)
 	if err != nil {
 		c.fail("configuration: %v", err)
 		return exitUsage
@@ -165,6 +168,64 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(p.Set); err != nil {
 		c.fail("preview: write output: %v", err)
+		return exitRun
+	}
+	return exitOK
+}
+
+func (c *cli) export(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	cfgPath, sets := commonFlags(fs)
+	dataSet := fs.String("data-set", "", "DHIS2 data set `id`, as in CHT's dhis_data_sets (required)")
+	period := fs.String("period", "", "month to export, `YYYYMM` (required)")
+	orgUnit := fs.String("org-unit", "", "only this DHIS2 org unit `id`")
+	children := fs.Bool("children", false, "with --org-unit: also every mapped org unit below it")
+	dryRun := fs.Bool("dry-run", false, "ask DHIS2 to validate and count without saving")
+	fs.Usage = func() {
+		fmt.Fprintln(c.stderr, "Usage: mediator export --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run]")
+		fmt.Fprintln(c.stderr, "Reads CHT, validates every value against DHIS2's metadata, pushes the valid ones and prints the report.")
+		fmt.Fprintln(c.stderr, "Exit 0 only when DHIS2 imported every value without a conflict.")
+		fs.PrintDefaults()
+	}
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	req, err := app.BuildArgs{DataSet: *dataSet, Period: *period, OrgUnit: *orgUnit, Children: *children}.Request()
+	if err != nil {
+		c.fail("export: %v", err)
+		return exitUsage
+	}
+	cfg, err := c.loadConfig(*cfgPath, sets)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return exitUsage
+	}
+	log := app.NewLogger(cfg.Log, c.stderr)
+	svc, err := app.NewExportService(cfg, log, true)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return exitUsage
+	}
+	rep, err := svc.Export(ctx, app.ExportRequest(req, *dryRun))
+	if err != nil {
+		c.fail("export: %v", err)
+		if app.IsInputError(err) {
+			return exitUsage
+		}
+		return exitRun
+	}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		c.fail("export: write report: %v", err)
+		return exitRun
+	}
+	if rep.Status != app.StatusSuccessful {
+		msg := rep.Status
+		if rep.Error != "" {
+			msg += ": " + rep.Error
+		}
+		c.fail("export %s %s: %s (see the report's problems)", rep.DataSet, rep.Period, msg)
 		return exitRun
 	}
 	return exitOK

@@ -118,7 +118,8 @@ func newService(t *testing.T, db string, overrides map[string]string, logs io.Wr
 	if logs == nil {
 		logs = io.Discard
 	}
-	svc, err := app.NewExportService(chtConfig(t, db, overrides), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	cfg := chtConfig(t, db, overrides)
+	svc, err := app.NewExportService(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), cfg.DHIS2.URL != "")
 	if err != nil {
 		t.Fatalf("NewExportService: %v", err)
 	}

@@ -39,3 +39,13 @@ func (a BuildArgs) Request() (export.Request, error) {
 // IsInputError reports whether err was caused by the request itself (an
 // unknown data set, an org unit nobody maps) rather than by an upstream.
 func IsInputError(err error) bool { return export.IsInputError(err) }
+
+// Status words of an export report, re-exported for main.
+const (
+	StatusSuccessful = export.StatusSuccessful
+)
+
+// ExportRequest makes an export request of a build request.
+func ExportRequest(req export.Request, dryRun bool) export.ExportRequest {
+	return export.ExportRequest{Request: req, DryRun: dryRun}
+}

@@ -32,12 +32,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives progress and problems; required.
 	Logger *slog.Logger
+	// DHIS2 is where exports push; nil for a service that only previews.
+	DHIS2 DHIS2Target
 }
 
 // Service runs previews (and, later, exports) of CHT data as DHIS2 data
 // value sets.
 type Service struct {
 	cht    CHTSource
+	dhis2  DHIS2Target
 	locale string
 	now    func() time.Time
 	log    *slog.Logger
@@ -51,7 +54,7 @@ func New(src CHTSource, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		return nil, errors.New("export: a logger is required")
 	}
-	s := &Service{cht: src, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export")}
+	s := &Service{cht: src, dhis2: opts.DHIS2, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export")}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -1,0 +1,239 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/validate"
+)
+
+// DHIS2Target is what the service needs from DHIS2. *dhis2.Client
+// implements it.
+type DHIS2Target interface {
+	Metadata(ctx context.Context, dataSetID string) (validate.Metadata, error)
+	PushDataValues(ctx context.Context, values []validate.Value, opts dhis2.PushOptions) (dhis2.ImportResult, error)
+}
+
+// Outcome of an export, in OpenHIM's transaction status words.
+const (
+	// StatusSuccessful: every built value passed validation and DHIS2
+	// imported all of them without a conflict.
+	StatusSuccessful = "Successful"
+	// StatusCompletedWithErrors: some values were pushed and imported, but
+	// validation or DHIS2 rejected others.
+	StatusCompletedWithErrors = "Completed with error(s)"
+	// StatusFailed: nothing could be imported.
+	StatusFailed = "Failed"
+)
+
+// Report is the result of an export (DESIGN.md §3.3), for people and
+// programs: what was built, what was rejected and why, what DHIS2 said.
+type Report struct {
+	Status     string         `json:"status"`
+	DataSet    string         `json:"dataSet"`
+	Period     string         `json:"period"`
+	OrgUnits   []string       `json:"orgUnits"`
+	DataValues ValueCounts    `json:"dataValues"`
+	Problems   []Problem      `json:"problems"`
+	Import     *ImportSummary `json:"import"`
+	DryRun     bool           `json:"dryRun"`
+	// Error says why the export failed or stopped, when it did.
+	Error string `json:"error,omitempty"`
+}
+
+// ValueCounts counts the data values of an export.
+type ValueCounts struct {
+	Built    int `json:"built"`    // computed from CHT
+	Valid    int `json:"valid"`    // passed validation, so pushed
+	Rejected int `json:"rejected"` // refused by validation (never sent) or by DHIS2
+}
+
+// Problem is one thing found wrong, in the CHT data (a skipped doc), by
+// validation (a value not sent) or by DHIS2 (a conflict).
+type Problem struct {
+	Code                 string `json:"code"`
+	Message              string `json:"message"`
+	OrgUnit              string `json:"orgUnit,omitempty"`
+	DataElement          string `json:"dataElement,omitempty"`
+	CategoryOptionCombo  string `json:"categoryOptionCombo,omitempty"`
+	AttributeOptionCombo string `json:"attributeOptionCombo,omitempty"`
+	Value                string `json:"value,omitempty"`
+	DocID                string `json:"docId,omitempty"`
+}
+
+// ImportSummary is DHIS2's answer to the push, merged over chunks, with each
+// conflict translated to the values it concerns.
+type ImportSummary struct {
+	Status      string     `json:"status"`
+	Imported    int        `json:"imported"`
+	Updated     int        `json:"updated"`
+	Ignored     int        `json:"ignored"`
+	Deleted     int        `json:"deleted"`
+	Description string     `json:"description,omitempty"`
+	Chunks      int        `json:"chunks"`
+	Conflicts   []Conflict `json:"conflicts"`
+}
+
+// Conflict is one DHIS2 conflict and the pushed values it concerns.
+type Conflict struct {
+	ErrorCode string      `json:"errorCode,omitempty"`
+	Message   string      `json:"message"`
+	Object    string      `json:"object,omitempty"`
+	Property  string      `json:"property,omitempty"`
+	Values    []DataValue `json:"values,omitempty"`
+}
+
+// ExportRequest is a Request to push, optionally as a dry run.
+type ExportRequest struct {
+	Request
+	DryRun bool
+}
+
+// Export builds the data value set of req from CHT, validates every value
+// against the data set's DHIS2 metadata, pushes the valid ones and reports.
+// An error means the export could not run at all (bad input, an upstream
+// down before anything was pushed); otherwise the report says what
+// happened, including partial failures.
+func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error) {
+	if s.dhis2 == nil {
+		return nil, errors.New("export: DHIS2 is not configured")
+	}
+	req.HumanReadable = false
+	op := fmt.Sprintf("export %s %s", req.DataSet, req.Period)
+	p, err := s.Preview(ctx, req.Request)
+	if err != nil {
+		return nil, err
+	}
+	md, err := s.dhis2.Metadata(ctx, req.DataSet)
+	if err != nil {
+		if errors.Is(err, dhis2.ErrDataSetNotFound) {
+			return nil, &InputError{Err: fmt.Errorf("data set %q is in CHT's dhis_data_sets but not in DHIS2", req.DataSet)}
+		}
+		return nil, fmt.Errorf("%s: read DHIS2 metadata: %w", op, err)
+	}
+	rep := &Report{
+		DataSet:  req.DataSet,
+		Period:   req.Period.Period(),
+		OrgUnits: orgUnitsOf(p.Set.DataValues),
+		DryRun:   req.DryRun,
+		Problems: make([]Problem, 0, len(p.Problems)),
+	}
+	for _, pr := range p.Problems {
+		rep.Problems = append(rep.Problems, Problem{Code: pr.Code, Message: pr.Message, OrgUnit: pr.OrgUnit, DataElement: pr.DataElement, DocID: pr.DocID})
+	}
+	values := make([]validate.Value, len(p.Set.DataValues))
+	for i, dv := range p.Set.DataValues {
+		values[i] = validate.Value{
+			DataElement: dv.DataElement, Period: dv.Period, OrgUnit: dv.OrgUnit,
+			CategoryOptionCombo: dv.CategoryOptionCombo, AttributeOptionCombo: dv.AttributeOptionCombo,
+			Value: dv.Value, Attributes: dv.Attributes,
+		}
+	}
+	valid, problems := validate.Check(md, values, s.now())
+	for _, pr := range problems {
+		rep.Problems = append(rep.Problems, Problem{Code: pr.Code, Message: pr.Message, OrgUnit: pr.OrgUnit, DataElement: pr.DataElement,
+			CategoryOptionCombo: pr.CategoryOptionCombo, AttributeOptionCombo: pr.AttributeOptionCombo, Value: pr.Value})
+	}
+	rep.DataValues = ValueCounts{Built: len(values), Valid: len(valid), Rejected: len(values) - len(valid)}
+	if len(valid) == 0 {
+		rep.Status = StatusFailed
+		rep.Error = "nothing to push: no data value passed validation"
+		if len(values) == 0 {
+			rep.Error = fmt.Sprintf("nothing to push: no CHT contact maps a DHIS2 org unit for data set %s", req.DataSet)
+		}
+		s.log.Warn("export pushed nothing", "data_set", req.DataSet, "period", rep.Period, "reason", rep.Error)
+		return rep, nil
+	}
+
+	res, pushErr := s.dhis2.PushDataValues(ctx, valid, dhis2.PushOptions{DryRun: req.DryRun, DataSet: req.DataSet})
+	var pe *dhis2.PushError
+	if pushErr != nil && !errors.As(pushErr, &pe) {
+		// Nothing was answered: credentials refused, DHIS2 down before the
+		// first chunk.
+		return nil, fmt.Errorf("%s: push to DHIS2: %w", op, pushErr)
+	}
+	rep.Import = summarize(res, valid)
+	rejected := map[int]bool{}
+	for _, i := range res.RejectedIndexes {
+		rejected[i] = true
+	}
+	rep.DataValues.Rejected += len(rejected)
+	for _, c := range res.Conflicts {
+		if len(c.Indexes) == 0 {
+			// Servers before 2.37 name the object but not the value.
+			rep.Problems = append(rep.Problems, Problem{Code: "dhis2_conflict", Message: conflictMessage(c)})
+		}
+		for _, i := range c.Indexes {
+			if i < 0 || i >= len(valid) {
+				continue
+			}
+			v := valid[i]
+			rep.Problems = append(rep.Problems, Problem{Code: "dhis2_conflict", Message: conflictMessage(c),
+				OrgUnit: v.OrgUnit, DataElement: v.DataElement, CategoryOptionCombo: v.CategoryOptionCombo,
+				AttributeOptionCombo: v.AttributeOptionCombo, Value: v.Value})
+		}
+	}
+	switch {
+	case pe != nil:
+		rep.Error = pe.Error()
+		rep.Status = StatusCompletedWithErrors
+		if res.Written() == 0 {
+			rep.Status = StatusFailed
+		}
+	case res.RejectedAsWhole():
+		rep.Status = StatusFailed
+		rep.Error = "DHIS2 rejected the import: " + res.Description
+	case rep.DataValues.Rejected > 0 || len(res.Conflicts) > 0 || res.Status != dhis2.ImportSuccess:
+		rep.Status = StatusCompletedWithErrors
+	default:
+		rep.Status = StatusSuccessful
+	}
+	s.log.Info("export done", "data_set", req.DataSet, "period", rep.Period, "status", rep.Status, "dry_run", req.DryRun,
+		"built", rep.DataValues.Built, "valid", rep.DataValues.Valid, "rejected", rep.DataValues.Rejected,
+		"imported", res.Imported, "updated", res.Updated, "ignored", res.Ignored, "conflicts", len(res.Conflicts))
+	return rep, nil
+}
+
+// summarize converts DHIS2's result, translating conflict indexes into the
+// values pushed.
+func summarize(res dhis2.ImportResult, pushed []validate.Value) *ImportSummary {
+	sum := &ImportSummary{
+		Status: res.Status, Imported: res.Imported, Updated: res.Updated, Ignored: res.Ignored, Deleted: res.Deleted,
+		Description: res.Description, Chunks: res.Chunks, Conflicts: make([]Conflict, 0, len(res.Conflicts)),
+	}
+	for _, c := range res.Conflicts {
+		out := Conflict{ErrorCode: c.ErrorCode, Message: c.Value, Object: c.Object, Property: c.Property}
+		for _, i := range c.Indexes {
+			if i >= 0 && i < len(pushed) {
+				v := pushed[i]
+				out.Values = append(out.Values, DataValue{DataElement: v.DataElement, Period: v.Period, OrgUnit: v.OrgUnit,
+					CategoryOptionCombo: v.CategoryOptionCombo, AttributeOptionCombo: v.AttributeOptionCombo, Value: v.Value})
+			}
+		}
+		sum.Conflicts = append(sum.Conflicts, out)
+	}
+	return sum
+}
+
+func conflictMessage(c dhis2.Conflict) string {
+	msg := "DHIS2 refused the value"
+	if c.ErrorCode != "" {
+		msg += " (" + c.ErrorCode + ")"
+	}
+	if c.Value != "" {
+		msg += ": " + c.Value
+	}
+	return msg
+}
+
+func orgUnitsOf(values []DataValue) []string {
+	var out []string
+	for _, v := range values {
+		out = append(out, v.OrgUnit)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
