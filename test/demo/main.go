@@ -1,9 +1,10 @@
 // Command demo is what "make demo" runs: it starts a CouchDB-compatible
 // server (pouchdb-server, in memory, on a free loopback port) that demands
 // credentials like CHT's CouchDB, loads a CHT-shaped demo district into its
-// medic database, and runs the real mediator binary against it to preview
-// last month's data value set for the demo data set. It stops the server on
-// exit.
+// medic database, starts the DHIS2 sandbox (test/sandbox/dhis2) with the
+// matching metadata, runs the real mediator binary to export last month for
+// the demo data set, and prints the export report and what DHIS2 stored. It
+// stops both servers on exit.
 //
 //	go run ./test/demo --mediator bin/mediator
 package main
@@ -14,13 +15,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/couchdb"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/dhis2/sandbox"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
 )
 
@@ -28,6 +34,8 @@ const (
 	chtUser     = "medic"
 	chtPassword = "demo-password-not-for-production"
 	database    = "medic"
+	dhis2Token  = "d2p_demoTokenNotForProductionUse0000000000000000000"
+	dhis2Ver    = "2.40.3"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -36,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mediator := fs.String("mediator", "bin/mediator", "path of the built mediator binary")
+	metadata := fs.String("dhis2-metadata", "test/sandbox/dhis2/testdata/demo-metadata.json", "DHIS2 metadata of the demo district")
 	now := fs.String("now", time.Now().Format(time.DateOnly), "today, YYYY-MM-DD: the demo previews the month before")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -47,14 +56,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demo(ctx, stdout, stderr, *mediator, today); err != nil {
+	if err := demo(ctx, stdout, stderr, *mediator, *metadata, today); err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func demo(ctx context.Context, stdout, stderr io.Writer, mediator string, today time.Time) error {
+func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata string, today time.Time) error {
 	if _, err := os.Stat(mediator); err != nil {
 		return fmt.Errorf("mediator binary: %w (run make build)", err)
 	}
@@ -85,36 +94,75 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator string, today 
 		fmt.Fprintf(stdout, "  org unit %s on %-22s %2d CHWs roll up (%s)\n", ou.ID, ou.Name, len(ou.CHWs), scope)
 	}
 
-	args := []string{"preview", "--data-set", m.DataSet, "--period", month.Period()}
-	step(stdout, "Running: mediator "+join(args))
+	step(stdout, "Starting the DHIS2 sandbox (DHIS2 "+dhis2Ver+" API, in memory) with the demo district's metadata")
+	dhis, dhisURL, err := startDHIS2(metadata)
+	if err != nil {
+		return err
+	}
+	defer dhis.Close()
+	fmt.Fprintf(stdout, "  %s: data sets %s and %s, personal access token auth\n", dhisURL, m.DataSet, m.OtherDataSet)
+
+	args := []string{"export", "--data-set", m.DataSet, "--period", month.Period()}
+	step(stdout, "Running: mediator "+strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, mediator, args...)
 	cmd.Env = append(os.Environ(),
 		"MEDIATOR_CHT_URL="+srv.URL(),
 		"MEDIATOR_CHT_USERNAME="+chtUser,
 		"MEDIATOR_CHT_PASSWORD="+chtPassword,
+		"MEDIATOR_DHIS2_URL="+dhisURL,
+		"MEDIATOR_DHIS2_TOKEN="+dhis2Token,
 		"MEDIATOR_LOG_FORMAT=text",
 	)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return fmt.Errorf("mediator preview exited with %d", ee.ExitCode())
+			return fmt.Errorf("mediator export exited with %d", ee.ExitCode())
 		}
 		return fmt.Errorf("run mediator: %w", err)
 	}
-	step(stdout, "Done: the data value set above is what DHIS2 will receive for "+month.Period()+" (stopping the server)")
+
+	stored := dhis.Stored()
+	step(stdout, fmt.Sprintf("What DHIS2 stored: %d data values for %s", len(stored), month.Period()))
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  period\torg unit\tdata element\tcategory option combo\tvalue")
+	for _, v := range stored {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", v.Period, v.OrgUnit, v.DataElement, v.CategoryOptionCombo, v.Value)
+	}
+	tw.Flush()
+	step(stdout, "Done (stopping both servers)")
 	return nil
 }
 
-func step(w io.Writer, msg string) { fmt.Fprintf(w, "\n==> %s\n", msg) }
-
-func join(args []string) string {
-	out := ""
-	for i, a := range args {
-		if i > 0 {
-			out += " "
-		}
-		out += a
-	}
-	return out
+// dhis2Server is the DHIS2 sandbox served on a free loopback port.
+type dhis2Server struct {
+	*sandbox.Server
+	http *http.Server
 }
+
+func (d *dhis2Server) Close() { _ = d.http.Close() }
+
+func startDHIS2(metadataPath string) (*dhis2Server, string, error) {
+	f, err := os.Open(metadataPath)
+	if err != nil {
+		return nil, "", fmt.Errorf("DHIS2 metadata: %w", err)
+	}
+	defer f.Close()
+	md, err := sandbox.LoadMetadata(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("DHIS2 metadata %s: %w", metadataPath, err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Version: dhis2Ver, Metadata: md, Token: dhis2Token, Username: "admin", Password: "district"})
+	if err != nil {
+		return nil, "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	hs := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(l) //nolint:errcheck // ends with Close
+	return &dhis2Server{Server: sb, http: hs}, "http://" + l.Addr().String(), nil
+}
+
+func step(w io.Writer, msg string) { fmt.Fprintf(w, "\n==> %s\n", msg) }
