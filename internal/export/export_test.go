@@ -92,15 +92,15 @@ func TestService_Export(t *testing.T) {
 			wantStatus: StatusSuccessful, wantCounts: ValueCounts{Built: 4, Valid: 4}, wantPushed: 4,
 		},
 		{
-			name:         "org unit not assigned: its values are not sent",
-			dhis:         &fakeDHIS2{md: unassigned, result: dhis2.ImportResult{Status: dhis2.ImportSuccess, Imported: 2, Chunks: 1}},
-			wantStatus:   StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 2, Rejected: 2}, wantPushed: 2,
+			name:       "org unit not assigned: its values are not sent",
+			dhis:       &fakeDHIS2{md: unassigned, result: dhis2.ImportResult{Status: dhis2.ImportSuccess, Imported: 2, Chunks: 1}},
+			wantStatus: StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 2, Rejected: 2}, wantPushed: 2,
 			wantProblems: []string{"org_unit_not_assigned/ouHc0000001/deBirths001", "org_unit_not_assigned/ouHc0000001/deFacDel001"},
 		},
 		{
-			name:         "non-numeric data element",
-			dhis:         &fakeDHIS2{md: text, result: dhis2.ImportResult{Status: dhis2.ImportSuccess, Imported: 2, Chunks: 1}},
-			wantStatus:   StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 2, Rejected: 2}, wantPushed: 2,
+			name:       "non-numeric data element",
+			dhis:       &fakeDHIS2{md: text, result: dhis2.ImportResult{Status: dhis2.ImportSuccess, Imported: 2, Chunks: 1}},
+			wantStatus: StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 2, Rejected: 2}, wantPushed: 2,
 			wantProblems: []string{"data_element_not_numeric/ouDistrict1/deBirths001", "data_element_not_numeric/ouHc0000001/deBirths001"},
 		},
 		{
@@ -111,9 +111,9 @@ func TestService_Export(t *testing.T) {
 				"period_type_mismatch/ouHc0000001/deBirths001", "period_type_mismatch/ouHc0000001/deFacDel001"},
 		},
 		{
-			name:         "DHIS2 conflict on one value",
-			dhis:         &fakeDHIS2{md: specMetadata(), result: conflictAt("E7640", 3)},
-			wantStatus:   StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 4, Rejected: 1}, wantPushed: 4,
+			name:       "DHIS2 conflict on one value",
+			dhis:       &fakeDHIS2{md: specMetadata(), result: conflictAt("E7640", 3)},
+			wantStatus: StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 4, Rejected: 1}, wantPushed: 4,
 			wantProblems: []string{"dhis2_conflict/ouHc0000001/deFacDel001"},
 		},
 		{
