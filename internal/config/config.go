@@ -102,6 +102,9 @@ type OpenHIM struct {
 	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval" json:"heartbeat_interval" validate:"gt=0"`
 	// Timeout bounds one HTTP request to OpenHIM core.
 	Timeout time.Duration `mapstructure:"timeout" json:"timeout" validate:"gt=0"`
+	// OrchestrationBodyLimit is the number of bytes of each request and
+	// response body kept in an orchestration; the rest is cut.
+	OrchestrationBodyLimit int `mapstructure:"orchestration_body_limit" json:"orchestration_body_limit" validate:"min=0,max=10485760"`
 }
 
 // Log is the logging setup.
@@ -135,12 +138,13 @@ func Default() Config {
 			AsyncPollInterval: 2 * time.Second,
 		},
 		OpenHIM: OpenHIM{
-			URL:               "https://localhost:8080",
-			Username:          "root@openhim.org",
-			Register:          true,
-			Auth:              "basic",
-			HeartbeatInterval: 10 * time.Second,
-			Timeout:           30 * time.Second,
+			URL:                    "https://localhost:8080",
+			Username:               "root@openhim.org",
+			Register:               true,
+			Auth:                   "basic",
+			HeartbeatInterval:      10 * time.Second,
+			Timeout:                30 * time.Second,
+			OrchestrationBodyLimit: 16384,
 		},
 		Log: Log{Level: "info", Format: "json"},
 	}

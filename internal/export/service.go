@@ -181,3 +181,17 @@ func (s *Service) label(ctx context.Context, set *DataValueSet, settings cht.Set
 	}
 	return nil
 }
+
+// DataSets returns the ids of CHT's dhis_data_sets, in CHT's order: what an
+// export without a data set covers.
+func (s *Service) DataSets(ctx context.Context) ([]string, error) {
+	settings, err := s.cht.Settings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read CHT settings: %w", err)
+	}
+	ids := make([]string, 0, len(settings.DataSets))
+	for _, ds := range settings.DataSets {
+		ids = append(ids, ds.ID)
+	}
+	return ids, nil
+}

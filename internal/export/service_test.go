@@ -228,3 +228,16 @@ func TestDataValue_JSONRoundTrip(t *testing.T) {
 		t.Errorf("reserved attributes leaked: %s", out)
 	}
 }
+
+func TestService_DataSets(t *testing.T) {
+	src := specExample()
+	src.settings.DataSets = append(src.settings.DataSets, aggregate.DataSet{ID: "dsOther0001"})
+	got, err := newService(t, src).DataSets(context.Background())
+	if err != nil || strings.Join(got, ",") != "dsMonthly01,dsOther0001" {
+		t.Errorf("DataSets = %v, %v", got, err)
+	}
+	src.fail = map[string]error{"Settings": errors.New("down")}
+	if _, err := newService(t, src).DataSets(context.Background()); err == nil {
+		t.Error("DataSets with CHT down = nil error")
+	}
+}
