@@ -26,6 +26,7 @@ const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
 Usage:
   mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]
   mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run]
+  mediator check [--json]
   mediator version
 
 Every command takes --config FILE (YAML) and --set key=value (repeatable),
@@ -49,6 +50,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.preview(ctx, args[1:])
 	case "export":
 		return c.export(ctx, args[1:])
+	case "check":
+		return c.check(ctx, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(c.stdout, version)
 		return exitOK

@@ -21,6 +21,9 @@ type TargetDef struct {
 	// DHIS holds the target's dhis configuration: one element when CHT has an
 	// object, every element when it has an array.
 	DHIS []Mapping
+	// DHISArray is true when CHT has the dhis configuration as a JSON array,
+	// which CHT's own export ignores and the mediator honours.
+	DHISArray bool
 }
 
 // Mapping is one dhis configuration of a target definition.

@@ -232,7 +232,7 @@ func decodeTargetDefs(tasks json.RawMessage, warn warnFunc) []aggregate.TargetDe
 			continue
 		}
 		if maps := decodeMappings(id, it.DHIS, warn); len(maps) > 0 {
-			out = append(out, aggregate.TargetDef{ID: id, DHIS: maps})
+			out = append(out, aggregate.TargetDef{ID: id, DHIS: maps, DHISArray: isArray(it.DHIS)})
 		}
 	}
 	return out

@@ -38,7 +38,7 @@ func wantDefaultSettings() Settings {
 			{ID: "active-pregnancies-1+-visits", DHIS: []aggregate.Mapping{
 				{DataSet: "VMuFODsyWaO", DataElement: "deAnc1Visit", Attributes: map[string]json.RawMessage{"comment": json.RawMessage(`"from CHT"`)}},
 				{DataSet: "dsFacility1", DataElement: "deAnc1VisFa", CategoryOptionCombo: "cocUnder5aa"},
-			}},
+			}, DHISArray: true},
 		},
 		MonthStartDate: 26,
 	}
@@ -66,7 +66,7 @@ func TestDecodeSettings_oddShapes(t *testing.T) {
 	}
 	wantTargets := []aggregate.TargetDef{
 		{ID: "numeric-coc", DHIS: []aggregate.Mapping{{DataElement: "deNumCoc001"}}},
-		{ID: "mixed-array", DHIS: []aggregate.Mapping{{DataElement: "deMixed0001"}}},
+		{ID: "mixed-array", DHIS: []aggregate.Mapping{{DataElement: "deMixed0001"}}, DHISArray: true},
 	}
 	if !reflect.DeepEqual(got.Targets, wantTargets) {
 		t.Errorf("Targets = %+v; want %+v", got.Targets, wantTargets)
