@@ -161,6 +161,7 @@ func TestGock_metadataErrors(t *testing.T) {
 		{name: "404", reply: func() {
 			gock.New(gockBase).Get("/dhis/api/dataSets/aB3dE5gH7jK").Reply(404).JSON(readTestdata(t, "webmessage-404.json"))
 			gock.New(gockBase).Get("/dhis/api/categoryOptionCombos").Reply(200).JSON(readTestdata(t, "default-coc.json"))
+			gock.New(gockBase).Get("/dhis/api/system/info").Reply(200).JSON(readTestdata(t, "systeminfo-2.40.json"))
 		}, wantErr: "dhis2: data set not found: aB3dE5gH7jK: dhis2: metadata aB3dE5gH7jK: status 404: DataSet with id aB3dE5gH7jK could not be found.", is: ErrDataSetNotFound},
 		{name: "500 then nothing", reply: func() {
 			gock.New(gockBase).Get("/dhis/api/dataSets/aB3dE5gH7jK").Reply(500).BodyString("oops")

@@ -118,7 +118,7 @@ func (m *merger) markRejected(i int) {
 // result returns the merged result so far.
 func (m *merger) result() ImportResult {
 	r := m.res
-	if r.Status == "" {
+	if r.Status == "" && r.Chunks > 0 {
 		r.Status = ImportSuccess
 	}
 	r.Description = strings.Join(m.descs, "; ")

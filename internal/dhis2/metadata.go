@@ -8,9 +8,8 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/validate"
 )
@@ -127,36 +126,46 @@ func (c *Client) Metadata(ctx context.Context, dataSetID string) (validate.Metad
 }
 
 // fetchMetadata asks DHIS2 for the data set and the default COC at once.
+// When either answers 404, the (cached) system info tells a wrong dhis2.url
+// (no DHIS2 there, e.g. a missing context path) from a missing data set, so
+// the error is the same whichever answer came first.
 func (c *Client) fetchMetadata(ctx context.Context, id string) (validate.Metadata, error) {
 	var (
-		ds       wireDataSet
-		defaults []wireIdentifiable
+		ds            wireDataSet
+		defaults      []wireIdentifiable
+		dsErr, cocErr error
+		dsNF, cocNF   bool
+		wg            sync.WaitGroup
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		op := "metadata " + id
+	wg.Go(func() {
 		q := url.Values{"fields": {dataSetFields}}
-		r, err := c.getJSON(gctx, op, c.endpoint(q, "dataSets", id), &ds)
-		if err != nil && r.status == http.StatusNotFound {
-			return fmt.Errorf("%w: %s: %w", ErrDataSetNotFound, id, err)
-		}
-		return err
+		r, err := c.getJSON(ctx, "metadata "+id, c.endpoint(q, "dataSets", id), &ds)
+		dsErr, dsNF = err, err != nil && r.status == http.StatusNotFound
 	})
-	g.Go(func() error {
+	wg.Go(func() {
 		q := url.Values{
 			"filter": {"name:eq:default"},
 			"fields": {"id,name,categoryCombo[id,name,isDefault]"},
 			"paging": {"false"},
 		}
 		var list wireCOCList
-		if _, err := c.getJSON(gctx, "default category option combo", c.endpoint(q, "categoryOptionCombos"), &list); err != nil {
-			return err
-		}
+		r, err := c.getJSON(ctx, "default category option combo", c.endpoint(q, "categoryOptionCombos"), &list)
+		cocErr, cocNF = err, err != nil && r.status == http.StatusNotFound
 		defaults = list.CategoryOptionCombos
-		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return validate.Metadata{}, err
+	wg.Wait()
+	if dsNF || cocNF {
+		if _, err := c.SystemInfo(ctx); err != nil {
+			return validate.Metadata{}, err
+		}
+	}
+	switch {
+	case dsNF:
+		return validate.Metadata{}, fmt.Errorf("%w: %s: %w", ErrDataSetNotFound, id, dsErr)
+	case dsErr != nil:
+		return validate.Metadata{}, dsErr
+	case cocErr != nil:
+		return validate.Metadata{}, cocErr
 	}
 	md, err := convertDataSet(id, &ds)
 	if err != nil {

@@ -35,6 +35,9 @@ func metadataServer(t *testing.T, dataSet, defaults []byte) (*httptest.Server, *
 		}
 		writeJSON(w, 200, dataSet)
 	})
+	mux.HandleFunc("GET /dhis/api/system/info", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, readTestdata(t, "systeminfo-2.40.json"))
+	})
 	mux.HandleFunc("GET /dhis/api/categoryOptionCombos", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if q.Get("filter") != "name:eq:default" || q.Get("paging") != "false" {
@@ -70,6 +73,17 @@ func TestClient_Metadata(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Metadata() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// A data set missing from a real DHIS2 is ErrDataSetNotFound; a dhis2.url
+// that leads to no DHIS2 (a missing context path) says so instead.
+func TestClient_Metadata_wrongURL(t *testing.T) {
+	srv, _ := metadataServer(t, readTestdata(t, "dataset.json"), readTestdata(t, "default-coc.json"))
+	c, _ := newTestClient(t, testConfig(srv.URL), nil) // no /dhis
+	_, err := c.Metadata(context.Background(), "aB3dE5gH7jK")
+	if err == nil || errors.Is(err, ErrDataSetNotFound) || !strings.Contains(err.Error(), "check dhis2.url, including any context path") {
+		t.Fatalf("Metadata(wrong URL) = %v; want an error pointing at dhis2.url", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package dhis2
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,11 @@ func (c *Client) SystemInfo(ctx context.Context) (SystemInfo, error) {
 	}
 	const op = "system info"
 	var w wireSystemInfo
-	if _, err := c.getJSON(ctx, op, c.endpoint(nil, "system", "info"), &w); err != nil {
+	u := c.endpoint(nil, "system", "info")
+	if r, err := c.getJSON(ctx, op, u, &w); err != nil {
+		if r.status == http.StatusNotFound {
+			return SystemInfo{}, fmt.Errorf("%w (no DHIS2 API at %s: check dhis2.url, including any context path such as /dhis)", err, u.Redacted())
+		}
 		return SystemInfo{}, err
 	}
 	info := SystemInfo{Version: w.Version, Revision: w.Revision, Calendar: w.Calendar, ServerDate: parseServerDate(w.ServerDate)}

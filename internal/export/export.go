@@ -155,7 +155,10 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 		// first chunk.
 		return nil, fmt.Errorf("%s: push to DHIS2: %w", op, pushErr)
 	}
-	rep.Import = summarize(res, valid)
+	if res.Chunks > 0 {
+		// Without an answered chunk there is no import summary to show.
+		rep.Import = summarize(res, valid)
+	}
 	rejected := map[int]bool{}
 	for _, i := range res.RejectedIndexes {
 		rejected[i] = true
