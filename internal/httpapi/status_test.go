@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
+	// The tests build the real upstream errors: the package itself may not
+	// import cht or dhis2 (internal/app/deps_test.go looks at non-test
+	// imports only), so this proves statusFor recognises them anyway.
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+)
+
+type upstreamMarked struct{}
+
+func (upstreamMarked) Error() string    { return "breaker open" }
+func (upstreamMarked) Upstream() string { return "openhim" }
+
+func TestStatusFor(t *testing.T) {
+	netErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, 200},
+		{"input error", &export.InputError{Err: errors.New(`org unit "x" is not mapped`)}, 400},
+		{"wrapped input error", fmt.Errorf("build: %w", &export.InputError{Err: aggregate.ErrUnknownDataSet}), 400},
+		{"body too large", fmt.Errorf("read body: %w", &http.MaxBytesError{Limit: 10}), 413},
+		{"canceled", context.Canceled, 499},
+		{"canceled inside a cht call", fmt.Errorf("build: read CHT contacts: cht: fetch contacts: %w", context.Canceled), 499},
+		{"cht unreachable because the client left",
+			&cht.UnreachableError{Op: "fetch contacts", URL: "https://cht/medic", Err: context.Canceled}, 499},
+		{"cht status", fmt.Errorf("build: read CHT settings: %w", &cht.StatusError{Op: "read settings", StatusCode: 503}), 502},
+		{"cht 401", &cht.StatusError{Op: "read settings", StatusCode: 401, Body: "unauthorized"}, 502},
+		{"cht unreachable", fmt.Errorf("build: %w", &cht.UnreachableError{Op: "fetch", URL: "https://cht/medic", Err: netErr}), 502},
+		{"cht timeout", &cht.UnreachableError{Op: "fetch", URL: "https://cht/medic", Err: fmt.Errorf("no answer within 30s: %w", context.DeadlineExceeded)}, 502},
+		{"cht plain error", fmt.Errorf("build: %w", fmt.Errorf("cht: fetch target docs: paging made no progress at id %q", "x")), 502},
+		{"dhis2 status", fmt.Errorf("export: read DHIS2 metadata: %w", &dhis2.StatusError{Op: "metadata x", StatusCode: 500}), 502},
+		{"dhis2 unauthorized", fmt.Errorf("export: %w", &dhis2.StatusError{Op: "system info", StatusCode: 401}), 502},
+		{"dhis2 push error", &dhis2.PushError{Chunk: 1, Chunks: 1, Err: netErr}, 502},
+		{"dhis2 plain error", errors.New("dhis2: push data values: status 502: <html>"), 502},
+		{"url error", &url.Error{Op: "Get", URL: "https://x", Err: netErr}, 502},
+		{"net error", netErr, 502},
+		{"Upstream() marker", fmt.Errorf("x: %w", upstreamMarked{}), 502},
+		{"joined with an upstream error", errors.Join(errors.New("a"), &cht.StatusError{StatusCode: 500}), 502},
+		{"deadline, not upstream", fmt.Errorf("export: %w", context.DeadlineExceeded), 504},
+		{"internal", errors.New("export: DHIS2 is not configured"), 500},
+		{"panic in a build", &panicError{value: "boom"}, 500},
+		{"a message that only mentions cht", errors.New("build: not cht: x"), 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := statusFor(tt.err); got != tt.want {
+				t.Errorf("statusFor(%v) = %d; want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
