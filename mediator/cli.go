@@ -24,6 +24,7 @@ const (
 const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
 
 Usage:
+  mediator serve
   mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]
   mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run]
   mediator check [--json]
@@ -46,6 +47,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	switch args[0] {
+	case "serve":
+		return c.serve(ctx, args[1:])
 	case "preview":
 		return c.preview(ctx, args[1:])
 	case "export":

@@ -28,6 +28,7 @@ var allowedInternal = map[string][]string{
 	"internal/aggregate": {},
 	"internal/validate":  {"aggregate"},
 	"internal/config":    {},
+	"mediator-config":    {},
 }
 
 // forbidden lists imports (direct, any path prefix) a package must not have.
@@ -41,6 +42,7 @@ var forbidden = map[string][]string{
 	"internal/breaker":   {"github.com/gin-gonic/", "github.com/spf13/viper"},
 	"internal/httpapi":   {"github.com/spf13/viper"},
 	"internal/config":    {"github.com/gin-gonic/"},
+	"mediator-config":    {"net/http", "os", "github.com/"},
 }
 
 // ginImporters are the only packages allowed to import gin.

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/app"
+)
+
+// serve runs the mediator until ctx ends (SIGINT or SIGTERM), then lets a
+// running export finish within server.shutdown_timeout.
+func (c *cli) serve(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath, sets := commonFlags(fs)
+	checkOnly := fs.Bool("check-config", false, "validate the configuration and exit")
+	fs.Usage = func() {
+		fmt.Fprintln(c.stderr, "Usage: mediator serve [--config FILE] [--set key=value] [--check-config]")
+		fmt.Fprintln(c.stderr, "Serves the HTTP API that OpenHIM routes to, registers with OpenHIM core and sends heartbeats.")
+		fs.PrintDefaults()
+	}
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	cfg, err := c.loadConfig(*cfgPath, sets)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return exitUsage
+	}
+	if *checkOnly {
+		fmt.Fprintln(c.stdout, "configuration OK")
+		return exitOK
+	}
+	log := app.NewLogger(cfg.Log, c.stderr)
+	a, err := app.New(cfg, log)
+	if err != nil {
+		c.fail("serve: %v", err)
+		return exitUsage
+	}
+	if err := a.Start(ctx); err != nil {
+		c.fail("serve: %v", err)
+		return exitRun
+	}
+	<-ctx.Done()
+	log.Info("stopping", "grace", cfg.Server.ShutdownTimeout.String())
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := a.Stop(stopCtx); err != nil {
+		c.fail("serve: stop: %v", err)
+		return exitRun
+	}
+	log.Info("stopped")
+	return exitOK
+}
