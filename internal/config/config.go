@@ -3,8 +3,7 @@
 // variables and command-line overrides.
 //
 // Precedence, lowest first: Default() < file < environment (MEDIATOR_<KEY>) <
-// flags < config pushed from the OpenHIM console (applied by the caller with
-// Merge).
+// flags < config pushed from the OpenHIM console (applied with ApplyConsole).
 package config
 
 import (
