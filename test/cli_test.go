@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,5 +191,49 @@ func TestCLI_version(t *testing.T) {
 	code, stdout, _ := run(t, nil, "version")
 	if code != 0 || strings.TrimSpace(stdout) == "" {
 		t.Errorf("version: exit %d, stdout %q", code, stdout)
+	}
+}
+
+// The real binary serves until SIGTERM, then stops cleanly with exit 0.
+func TestCLI_serve(t *testing.T) {
+	requireServer(t)
+	if code, stdout, stderr := run(t, nil, "serve", "--check-config"); code != 0 || !strings.Contains(stdout, "configuration OK") {
+		t.Fatalf("serve --check-config: exit %d, %q %q", code, stdout, stderr)
+	}
+	if code, _, stderr := run(t, []string{"MEDIATOR_SERVER_ADDR=nonsense"}, "serve", "--check-config"); code != 2 || !strings.Contains(stderr, "server.addr") {
+		t.Errorf("serve --check-config with a bad address: exit %d, %q", code, stderr)
+	}
+	addr := closedPort(t)
+	cmd := exec.Command(mediator, "serve")
+	cmd.Env = append(chtEnv("cli"), "PATH="+os.Getenv("PATH"), "MEDIATOR_SERVER_ADDR="+addr, "MEDIATOR_OPENHIM_REGISTER=false", "GORACE=atexit_sleep_ms=0", "MEDIATOR_LOG_LEVEL=info")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	eventually(t, 20*time.Second, "GET /health answers", func() bool {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("serve did not stop after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Errorf("no stop in the log:\n%s", stderr.String())
 	}
 }

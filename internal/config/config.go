@@ -24,7 +24,7 @@ type Config struct {
 // Server is the mediator's own HTTP server.
 type Server struct {
 	// Addr is the listen address.
-	Addr string `mapstructure:"addr" json:"addr" validate:"required,hostname_port"`
+	Addr string `mapstructure:"addr" json:"addr" validate:"required,listen_addr"`
 	// Username and Password, when set, are the basic auth credentials that
 	// callers (OpenHIM routes) must send.
 	Username string `mapstructure:"username" json:"username" validate:"required_with=Password"`

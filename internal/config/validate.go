@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"reflect"
 	"regexp"
 	"strings"
@@ -21,6 +23,14 @@ func newValidator() *validator.Validate {
 	})
 	_ = v.RegisterValidation("couchdb_name", func(fl validator.FieldLevel) bool {
 		return couchDBName.MatchString(fl.Field().String())
+	})
+	_ = v.RegisterValidation("listen_addr", func(fl validator.FieldLevel) bool {
+		_, port, err := net.SplitHostPort(fl.Field().String())
+		if err != nil {
+			return false
+		}
+		n, err := strconv.Atoi(port)
+		return err == nil && n >= 0 && n <= 65535
 	})
 	return v
 }
@@ -92,7 +102,7 @@ func describe(fe validator.FieldError) string {
 		return "required when " + strings.ToLower(fe.Param()) + " is set"
 	case "http_url":
 		return fmt.Sprintf("%q is not an http or https URL", fe.Value())
-	case "hostname_port":
+	case "listen_addr":
 		return fmt.Sprintf("%q is not a host:port listen address", fe.Value())
 	case "oneof":
 		return fmt.Sprintf("%q is not one of: %s", fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
