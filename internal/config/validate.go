@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/go-playground/validator/v10"
