@@ -1,16 +1,19 @@
 // Command demo is what "make demo" runs: it starts a CouchDB-compatible
-// server (pouchdb-server, in memory, on a free loopback port) that demands
-// credentials like CHT's CouchDB, loads a CHT-shaped demo district into its
-// medic database, starts the DHIS2 sandbox (test/sandbox/dhis2) with the
-// matching metadata, runs the real mediator binary to export last month for
-// the demo data set, and prints the export report and what DHIS2 stored. It
-// stops both servers on exit.
+// server (pouchdb-server, in memory, credentials required like CHT's
+// CouchDB) with a CHT-shaped demo district, the DHIS2 sandbox with the
+// matching metadata, the OpenHIM core sandbox with channels/ and the demo
+// client imported, and the real mediator binary ("mediator serve"). Once the
+// mediator has registered it sends one export through the OpenHIM channel
+// and prints the report, the transaction OpenHIM recorded and what DHIS2
+// stored. Everything stops on exit.
 //
 //	go run ./test/demo --mediator bin/mediator
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +30,7 @@ import (
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/couchdb"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/dhis2/sandbox"
+	himsandbox "github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/openhim/sandbox"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
 )
 
@@ -36,6 +40,12 @@ const (
 	database    = "medic"
 	dhis2Token  = "d2p_demoTokenNotForProductionUse0000000000000000000"
 	dhis2Ver    = "2.40.3"
+
+	openhimRoot     = "root@openhim.org"
+	openhimPassword = "demo-openhim-password"
+	demoClient      = "cht-dhis2-operator"
+	demoClientPass  = "cht-dhis2-demo-only" // channels/demo-client.json
+	mediatorURN     = "urn:mediator:cht-dhis2"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -102,35 +112,95 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 	defer dhis.Close()
 	fmt.Fprintf(stdout, "  %s: data sets %s and %s, personal access token auth\n", dhisURL, m.DataSet, m.OtherDataSet)
 
-	args := []string{"export", "--data-set", m.DataSet, "--period", month.Period()}
-	step(stdout, "Running: mediator "+strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, mediator, args...)
+	step(stdout, "Starting the OpenHIM core sandbox (API and router) with channels/ and the demo client imported")
+	hc, err := startOpenHIM()
+	if err != nil {
+		return err
+	}
+	defer hc.Close()
+	mediatorAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	if err := hc.importChannels(mediatorAddr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  core API %s, router %s; channels routed to the mediator at %s\n", hc.apiURL, hc.routerURL, mediatorAddr)
+
+	step(stdout, "Starting: mediator serve (registers with core, heartbeats every 10 s)")
+	cmd := exec.Command(mediator, "serve")
 	cmd.Env = append(os.Environ(),
+		"MEDIATOR_SERVER_ADDR="+mediatorAddr,
 		"MEDIATOR_CHT_URL="+srv.URL(),
 		"MEDIATOR_CHT_USERNAME="+chtUser,
 		"MEDIATOR_CHT_PASSWORD="+chtPassword,
 		"MEDIATOR_DHIS2_URL="+dhisURL,
 		"MEDIATOR_DHIS2_TOKEN="+dhis2Token,
+		"MEDIATOR_OPENHIM_URL="+hc.apiURL,
+		"MEDIATOR_OPENHIM_USERNAME="+openhimRoot,
+		"MEDIATOR_OPENHIM_PASSWORD="+openhimPassword,
 		"MEDIATOR_LOG_FORMAT=text",
+		"MEDIATOR_LOG_LEVEL=warn",
 	)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fmt.Errorf("mediator export exited with %d", ee.ExitCode())
-		}
-		return fmt.Errorf("run mediator: %w", err)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start mediator: %w", err)
 	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	med, err := hc.waitRegistered(ctx, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  registered: %s %s (%s), heartbeat received\n", med.Name, med.Version, med.URN)
+
+	path := "/cht-dhis2/export?dataSet=" + m.DataSet + "&period=" + month.Period()
+	step(stdout, "Client "+demoClient+" → OpenHIM: POST "+path)
+	status, body, err := hc.call(ctx, http.MethodPost, path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  HTTP %d; the export report:\n", status)
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, []byte(body), "  ", "  ") == nil {
+		body = pretty.String()
+	}
+	fmt.Fprintln(stdout, "  "+body)
+
+	txs := hc.core.Transactions()
+	if len(txs) == 0 {
+		return errors.New("OpenHIM recorded no transaction")
+	}
+	tx := txs[len(txs)-1]
+	step(stdout, fmt.Sprintf("The transaction OpenHIM recorded: status %q, %d orchestrations", tx.Status, len(tx.Orchestrations)))
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  orchestration\tstatus\tms")
+	for _, o := range tx.Orchestrations {
+		st, ms := "-", "-"
+		if o.Response != nil {
+			st = fmt.Sprint(o.Response.Status)
+			if o.Request != nil {
+				ms = fmt.Sprint(o.Response.Timestamp.Sub(o.Request.Timestamp).Milliseconds())
+			}
+		}
+		if o.Error != nil {
+			st = "error: " + o.Error.Message
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", o.Name, st, ms)
+	}
+	tw.Flush()
 
 	stored := dhis.Stored()
 	step(stdout, fmt.Sprintf("What DHIS2 stored: %d data values for %s", len(stored), month.Period()))
-	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	tw = tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  period\torg unit\tdata element\tcategory option combo\tvalue")
 	for _, v := range stored {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", v.Period, v.OrgUnit, v.DataElement, v.CategoryOptionCombo, v.Value)
 	}
 	tw.Flush()
-	step(stdout, "Done (stopping both servers)")
+	step(stdout, "Done (stopping the mediator and the servers)")
 	return nil
 }
 
@@ -166,3 +236,111 @@ func startDHIS2(metadataPath string) (*dhis2Server, string, error) {
 }
 
 func step(w io.Writer, msg string) { fmt.Fprintf(w, "\n==> %s\n", msg) }
+
+// openhimCore is the OpenHIM core sandbox: API and router on loopback.
+type openhimCore struct {
+	core              *himsandbox.Server
+	api, router       *http.Server
+	apiURL, routerURL string
+}
+
+func startOpenHIM() (*openhimCore, error) {
+	core, err := himsandbox.New(himsandbox.Options{RootUser: openhimRoot, RootPassword: openhimPassword})
+	if err != nil {
+		return nil, err
+	}
+	hc := &openhimCore{core: core}
+	if hc.api, hc.apiURL, err = listen(core.APIHandler()); err != nil {
+		return nil, err
+	}
+	if hc.router, hc.routerURL, err = listen(core.RouterHandler()); err != nil {
+		hc.api.Close()
+		return nil, err
+	}
+	return hc, nil
+}
+
+func (h *openhimCore) Close() {
+	_ = h.api.Close()
+	_ = h.router.Close()
+}
+
+// importChannels imports channels/ as an operator would, routed to the
+// mediator at addr, and the demo client.
+func (h *openhimCore) importChannels(addr string) error {
+	host, port, _ := strings.Cut(addr, ":")
+	channels, err := os.ReadFile("channels/channels.json")
+	if err != nil {
+		return err
+	}
+	channels = bytes.ReplaceAll(channels, []byte(`"host": "cht-dhis2-mediator"`), []byte(`"host": "`+host+`"`))
+	channels = bytes.ReplaceAll(channels, []byte(`"port": 8544`), []byte(`"port": `+port))
+	client, err := os.ReadFile("channels/demo-client.json")
+	if err != nil {
+		return err
+	}
+	for _, doc := range [][]byte{channels, client} {
+		res, err := h.core.ImportMetadata(doc)
+		if err != nil {
+			return fmt.Errorf("import channels: %w", err)
+		}
+		for _, r := range res {
+			if r.Status != "Inserted" && r.Status != "Updated" {
+				return fmt.Errorf("import channels: %s %s: %s", r.Model, r.Status, r.Message)
+			}
+		}
+	}
+	return nil
+}
+
+func (h *openhimCore) waitRegistered(ctx context.Context, within time.Duration) (himsandbox.Mediator, error) {
+	deadline := time.Now().Add(within)
+	for {
+		if med, ok := h.core.Mediator(mediatorURN); ok && med.Heartbeats > 0 {
+			return med, nil
+		}
+		if time.Now().After(deadline) {
+			return himsandbox.Mediator{}, fmt.Errorf("the mediator did not register with OpenHIM within %v", within)
+		}
+		select {
+		case <-ctx.Done():
+			return himsandbox.Mediator{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// call sends a client request through core's router as the demo client.
+func (h *openhimCore) call(ctx context.Context, method, path string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, h.routerURL+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.SetBasicAuth(demoClient, demoClientPass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("call OpenHIM: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+func listen(h http.Handler) (*http.Server, string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(l) //nolint:errcheck // ends with Close
+	return hs, "http://" + l.Addr().String(), nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
