@@ -58,6 +58,29 @@ type CHT struct {
 	// Locale selects the translations document (messages-<locale>) used to
 	// label data sets in human-readable previews.
 	Locale string `mapstructure:"locale" json:"locale" validate:"required,max=20"`
+	// Breaker and Retry protect calls to CHT.
+	Breaker Breaker `mapstructure:"breaker" json:"breaker"`
+	Retry   Retry   `mapstructure:"retry" json:"retry"`
+}
+
+// Breaker is the circuit breaker of one upstream: after Failures consecutive
+// failures (5xx, timeouts, connection errors) it opens and fails every call
+// at once for OpenFor, then lets HalfOpenRequests probes through; their
+// success closes it.
+type Breaker struct {
+	Failures         int           `mapstructure:"failures" json:"failures" validate:"min=1,max=1000"`
+	OpenFor          time.Duration `mapstructure:"open_for" json:"open_for" validate:"gt=0"`
+	HalfOpenRequests int           `mapstructure:"half_open_requests" json:"half_open_requests" validate:"min=1,max=100"`
+}
+
+// Retry is the retry policy of one upstream's idempotent calls: up to
+// Attempts tries in all, with jittered exponential backoff from
+// InitialBackoff up to MaxBackoff, and never past Budget after the first try.
+type Retry struct {
+	Attempts       int           `mapstructure:"attempts" json:"attempts" validate:"min=1,max=10"`
+	InitialBackoff time.Duration `mapstructure:"initial_backoff" json:"initial_backoff" validate:"gt=0"`
+	MaxBackoff     time.Duration `mapstructure:"max_backoff" json:"max_backoff" validate:"gt=0"`
+	Budget         time.Duration `mapstructure:"budget" json:"budget" validate:"gte=0"`
 }
 
 // DHIS2 is the DHIS2 instance to push to.
@@ -80,6 +103,9 @@ type DHIS2 struct {
 	Async bool `mapstructure:"async" json:"async"`
 	// AsyncPollInterval is the wait between two polls of an async import task.
 	AsyncPollInterval time.Duration `mapstructure:"async_poll_interval" json:"async_poll_interval" validate:"gt=0"`
+	// Breaker and Retry protect calls to DHIS2.
+	Breaker Breaker `mapstructure:"breaker" json:"breaker"`
+	Retry   Retry   `mapstructure:"retry" json:"retry"`
 }
 
 // OpenHIM is the OpenHIM core API the mediator registers with.
@@ -104,6 +130,8 @@ type OpenHIM struct {
 	// OrchestrationBodyLimit is the number of bytes of each request and
 	// response body kept in an orchestration; the rest is cut.
 	OrchestrationBodyLimit int `mapstructure:"orchestration_body_limit" json:"orchestration_body_limit" validate:"min=0,max=10485760"`
+	// Breaker protects calls to core.
+	Breaker Breaker `mapstructure:"breaker" json:"breaker"`
 }
 
 // Log is the logging setup.
@@ -111,6 +139,11 @@ type Log struct {
 	Level  string `mapstructure:"level" json:"level" validate:"oneof=debug info warn error"`
 	Format string `mapstructure:"format" json:"format" validate:"oneof=json text"`
 }
+
+var (
+	defaultBreaker = Breaker{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1}
+	defaultRetry   = Retry{Attempts: 3, InitialBackoff: 500 * time.Millisecond, MaxBackoff: 10 * time.Second, Budget: 30 * time.Second}
+)
 
 // Default returns the configuration used for every key that is not set.
 func Default() Config {
@@ -129,12 +162,16 @@ func Default() Config {
 			BatchSize:   500,
 			Concurrency: 4,
 			Locale:      "en",
+			Breaker:     defaultBreaker,
+			Retry:       defaultRetry,
 		},
 		DHIS2: DHIS2{
 			Timeout:           2 * time.Minute,
 			ChunkSize:         5000,
 			MetadataCacheTTL:  10 * time.Minute,
 			AsyncPollInterval: 2 * time.Second,
+			Breaker:           defaultBreaker,
+			Retry:             defaultRetry,
 		},
 		OpenHIM: OpenHIM{
 			URL:                    "https://localhost:8080",
@@ -144,6 +181,7 @@ func Default() Config {
 			HeartbeatInterval:      10 * time.Second,
 			Timeout:                30 * time.Second,
 			OrchestrationBodyLimit: 16384,
+			Breaker:                defaultBreaker,
 		},
 		Log: Log{Level: "info", Format: "json"},
 	}

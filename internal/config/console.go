@@ -26,6 +26,30 @@ var consoleSections = []string{"cht", "dhis2"}
 // never reach the mediator; if it does, it is treated as "not set".
 const ConsoleMask = "**********"
 
+// ConsoleKey is the config key of template param of a section's configDef.
+// Core does not nest structs, so a nested key is one flat param:
+// ConsoleKey("cht", "breaker_failures") is "cht.breaker.failures".
+func ConsoleKey(section, param string) string {
+	key := section + "." + param
+	if _, ok := fieldByKey(new(Config), key); ok {
+		return key
+	}
+	if sub, rest, ok := strings.Cut(param, "_"); ok {
+		nested := section + "." + sub + "." + rest
+		if _, ok := fieldByKey(new(Config), nested); ok {
+			return nested
+		}
+	}
+	return key
+}
+
+// ConsoleParam is the configDef section and template param of a key, the
+// inverse of ConsoleKey.
+func ConsoleParam(key string) (section, param string) {
+	section, rest, _ := strings.Cut(key, ".")
+	return section, strings.ReplaceAll(rest, ".", "_")
+}
+
 // ConsoleKeys returns the keys the OpenHIM console may set, sorted.
 func ConsoleKeys() []string {
 	var keys []string
@@ -75,7 +99,7 @@ func (c Config) ApplyConsole(console map[string]any) (Config, error) {
 			continue
 		}
 		for _, param := range sortedKeys(params) {
-			key := section + "." + param
+			key := ConsoleKey(section, param)
 			field, ok := fieldByKey(&out, key)
 			if !ok {
 				errs = append(errs, fmt.Errorf("%s: unknown parameter", key))

@@ -241,7 +241,7 @@ func TestApplyConsole_mediatorJSON(t *testing.T) {
 			t.Errorf("%s: configDef %s has type %s; want struct (one per config section)", path, def.Param, def.Type)
 		}
 		for _, f := range def.Template {
-			key := def.Param + "." + f.Param
+			key := ConsoleKey(def.Param, f.Param)
 			offered[key] = true
 			if !slices.Contains(consoleKeys, key) {
 				t.Errorf("%s: configDef %s is not a config key the console may set (ConsoleKeys)", path, key)
@@ -277,7 +277,7 @@ func TestApplyConsole_mediatorJSON(t *testing.T) {
 			continue
 		}
 		for f, val := range fields {
-			key := section + "." + f
+			key := ConsoleKey(section, f)
 			if !offered[key] {
 				t.Errorf("%s: config mentions %s, which has no configDef", path, key)
 			}
@@ -304,6 +304,25 @@ func TestConsoleKeys(t *testing.T) {
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "cht.") && !strings.HasPrefix(k, "dhis2.") {
 			t.Errorf("ConsoleKeys() has %s; the console may only set cht and dhis2", k)
+		}
+	}
+}
+
+// Nested keys travel as flat params: core does not nest structs.
+func TestApplyConsole_nestedParams(t *testing.T) {
+	got, err := Default().ApplyConsole(map[string]any{
+		"cht":   map[string]any{"breaker_failures": 9, "retry_budget": "1m"},
+		"dhis2": map[string]any{"breaker_open_for": "45s"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CHT.Breaker.Failures != 9 || got.CHT.Retry.Budget != time.Minute || got.DHIS2.Breaker.OpenFor != 45*time.Second {
+		t.Errorf("ApplyConsole = cht %+v %+v, dhis2 %+v", got.CHT.Breaker, got.CHT.Retry, got.DHIS2.Breaker)
+	}
+	for key, want := range map[string][2]string{"cht.breaker.failures": {"cht", "breaker_failures"}, "dhis2.url": {"dhis2", "url"}} {
+		if s, p := ConsoleParam(key); s != want[0] || p != want[1] || ConsoleKey(s, p) != key {
+			t.Errorf("ConsoleParam(%s) = %s, %s; ConsoleKey back = %s", key, s, p, ConsoleKey(s, p))
 		}
 	}
 }
