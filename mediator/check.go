@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 
@@ -27,21 +26,17 @@ func (c *cli) check(ctx context.Context, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	cfg, err := c.loadConfig(*cfgPath, sets)
-	if err != nil {
-		c.fail("configuration: %v", err)
+	cfg, log, ok := c.setup(*cfgPath, sets)
+	if !ok {
 		return exitUsage
 	}
-	log := app.NewLogger(cfg.Log, c.stderr)
 	rep, err := app.Check(ctx, cfg, *cfgPath, log)
 	if err != nil {
 		c.fail("configuration: %v", err)
 		return exitUsage
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rep)
+		err = c.writeJSON(rep)
 	} else {
 		err = rep.WriteText(c.stdout)
 	}

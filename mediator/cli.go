@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -127,10 +128,7 @@ func (c *cli) loadConfig(path string, sets setFlags) (config.Config, error) {
 func (c *cli) preview(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
 	cfgPath, sets := commonFlags(fs)
-	dataSet := fs.String("data-set", "", "DHIS2 data set `id`, as in CHT's dhis_data_sets (required)")
-	period := fs.String("period", "", "month to export, `YYYYMM` (required)")
-	orgUnit := fs.String("org-unit", "", "only this DHIS2 org unit `id`")
-	children := fs.Bool("children", false, "with --org-unit: also every mapped org unit below it")
+	buildArgs := buildFlags(fs)
 	human := fs.Bool("human-readable", false, "label with CHT names instead of DHIS2 ids (not importable)")
 	fs.Usage = func() {
 		fmt.Fprintln(c.stderr, "Usage: mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]")
@@ -140,17 +138,17 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	req, err := app.BuildArgs{DataSet: *dataSet, Period: *period, OrgUnit: *orgUnit, Children: *children, HumanReadable: *human}.Request()
+	build := buildArgs()
+	build.HumanReadable = *human
+	req, err := build.Request()
 	if err != nil {
 		c.fail("preview: %v", err)
 		return exitUsage
 	}
-	cfg, err := c.loadConfig(*cfgPath, sets)
-	if err != nil {
-		c.fail("configuration: %v", err)
+	cfg, log, ok := c.setup(*cfgPath, sets)
+	if !ok {
 		return exitUsage
 	}
-	log := app.NewLogger(cfg.Log, c.stderr)
 	svc, err := app.NewExportService(cfg, log, false)
 	if err != nil {
 		c.fail("configuration: %v", err)
@@ -158,11 +156,7 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 	}
 	p, err := svc.Preview(ctx, req)
 	if err != nil {
-		c.fail("preview: %v", err)
-		if app.IsInputError(err) {
-			return exitUsage
-		}
-		return exitRun
+		return c.failed("preview", err)
 	}
 	for _, w := range p.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
@@ -170,9 +164,7 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 	for _, pr := range p.Problems {
 		fmt.Fprintf(c.stderr, "problem: %s: %s\n", pr.Code, pr.Message)
 	}
-	enc := json.NewEncoder(c.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(p.Set); err != nil {
+	if err := c.writeJSON(p.Set); err != nil {
 		c.fail("preview: write output: %v", err)
 		return exitRun
 	}
@@ -182,10 +174,7 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 func (c *cli) export(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	cfgPath, sets := commonFlags(fs)
-	dataSet := fs.String("data-set", "", "DHIS2 data set `id`, as in CHT's dhis_data_sets (required)")
-	period := fs.String("period", "", "month to export, `YYYYMM` (required)")
-	orgUnit := fs.String("org-unit", "", "only this DHIS2 org unit `id`")
-	children := fs.Bool("children", false, "with --org-unit: also every mapped org unit below it")
+	buildArgs := buildFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "ask DHIS2 to validate and count without saving")
 	fs.Usage = func() {
 		fmt.Fprintln(c.stderr, "Usage: mediator export --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run]")
@@ -196,17 +185,15 @@ func (c *cli) export(ctx context.Context, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	req, err := app.BuildArgs{DataSet: *dataSet, Period: *period, OrgUnit: *orgUnit, Children: *children}.Request()
+	req, err := buildArgs().Request()
 	if err != nil {
 		c.fail("export: %v", err)
 		return exitUsage
 	}
-	cfg, err := c.loadConfig(*cfgPath, sets)
-	if err != nil {
-		c.fail("configuration: %v", err)
+	cfg, log, ok := c.setup(*cfgPath, sets)
+	if !ok {
 		return exitUsage
 	}
-	log := app.NewLogger(cfg.Log, c.stderr)
 	svc, err := app.NewExportService(cfg, log, true)
 	if err != nil {
 		c.fail("configuration: %v", err)
@@ -214,15 +201,9 @@ func (c *cli) export(ctx context.Context, args []string) int {
 	}
 	rep, err := svc.Export(ctx, app.ExportRequest(req, *dryRun))
 	if err != nil {
-		c.fail("export: %v", err)
-		if app.IsInputError(err) {
-			return exitUsage
-		}
-		return exitRun
+		return c.failed("export", err)
 	}
-	enc := json.NewEncoder(c.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
+	if err := c.writeJSON(rep); err != nil {
 		c.fail("export: write report: %v", err)
 		return exitRun
 	}
@@ -235,4 +216,44 @@ func (c *cli) export(ctx context.Context, args []string) int {
 		return exitRun
 	}
 	return exitOK
+}
+
+// buildFlags registers the flags that name a data value set and returns
+// what they were set to.
+func buildFlags(fs *flag.FlagSet) func() app.BuildArgs {
+	dataSet := fs.String("data-set", "", "DHIS2 data set `id`, as in CHT's dhis_data_sets (required)")
+	period := fs.String("period", "", "month to export, `YYYYMM` (required)")
+	orgUnit := fs.String("org-unit", "", "only this DHIS2 org unit `id`")
+	children := fs.Bool("children", false, "with --org-unit: also every mapped org unit below it")
+	return func() app.BuildArgs {
+		return app.BuildArgs{DataSet: *dataSet, Period: *period, OrgUnit: *orgUnit, Children: *children}
+	}
+}
+
+// setup loads the configuration and builds the logger; ok is false (and the
+// error reported) when the configuration is bad.
+func (c *cli) setup(path string, sets setFlags) (config.Config, *slog.Logger, bool) {
+	cfg, err := c.loadConfig(path, sets)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return config.Config{}, nil, false
+	}
+	return cfg, app.NewLogger(cfg.Log, c.stderr), true
+}
+
+// failed reports a command's error; the exit code says whether the request
+// itself was wrong.
+func (c *cli) failed(cmd string, err error) int {
+	c.fail("%s: %v", cmd, err)
+	if app.IsInputError(err) {
+		return exitUsage
+	}
+	return exitRun
+}
+
+// writeJSON prints v, indented, on stdout.
+func (c *cli) writeJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -22,16 +22,14 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	cfg, err := c.loadConfig(*cfgPath, sets)
-	if err != nil {
-		c.fail("configuration: %v", err)
+	cfg, log, ok := c.setup(*cfgPath, sets)
+	if !ok {
 		return exitUsage
 	}
 	if *checkOnly {
 		fmt.Fprintln(c.stdout, "configuration OK")
 		return exitOK
 	}
-	log := app.NewLogger(cfg.Log, c.stderr)
 	a, err := app.New(cfg, log)
 	if err != nil {
 		c.fail("serve: %v", err)
