@@ -44,16 +44,39 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 .PHONY: fuzz
+# A run that fails with "context deadline exceeded" and writes no failing
+# input is Go's fuzztime deadline race (golang/go#75804, unfixed in Go
+# 1.26): reported and ignored. Any other failure, or a written input, fails.
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
+	  targets=$$($(GO) test -short -list '^Fuzz' $$pkg 2>&1) || { echo "$$targets"; echo "fuzz: cannot list the fuzz targets of $$pkg"; exit 1; }; \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(echo "$$targets" | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    before=$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+	    if $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >$$log 2>&1; then \
+	      tail -n 2 $$log; \
+	    else \
+	      cat $$log; \
+	      after=$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+	      if [ "$$after" = "$$before" ] && grep -q 'context deadline exceeded' $$log; then \
+	        echo "fuzz: $$f: no failing input written: Go's fuzztime deadline race (golang/go#75804), ignored"; \
+	      else \
+	        exit 1; \
+	      fi; \
+	    fi; \
 	  done; \
 	done
 
 .PHONY: bench
-bench: ## run the benchmarks
+# The Go benchmarks (aggregation core, decoders, a whole preview against a
+# CouchDB-shaped source of 10 000 and 100 000 CHWs), then test/bench: each
+# size previewed in a child process of its own, with wall time, docs/s and
+# peak RSS against the DESIGN.md §9 targets.
+bench: ## run the benchmarks and the preview table (the only source of performance claims)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./test/bench
 
 .PHONY: demo
 demo: $(NPM_STAMP) build ## start a seeded CHT-shaped CouchDB and preview last month for the demo data set

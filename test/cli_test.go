@@ -66,7 +66,9 @@ func chtEnv(db string) []string {
 		"MEDIATOR_CHT_USERNAME=" + chtUser,
 		"MEDIATOR_CHT_PASSWORD=" + chtPassword,
 		"MEDIATOR_CHT_DATABASE=" + db,
-		"MEDIATOR_LOG_LEVEL=warn",
+		// error: retries log at Warn, and a failed command's stderr is one
+		// sentence.
+		"MEDIATOR_LOG_LEVEL=error",
 	}
 }
 

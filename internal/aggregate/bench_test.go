@@ -2,6 +2,8 @@ package aggregate
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/metrics"
 	"testing"
 )
 
@@ -56,7 +58,11 @@ func newBenchData(districts, hcs, clinics, chws, targets int) *benchData {
 	return d
 }
 
-func (d *benchData) run(b *testing.B) Result {
+func (d *benchData) run(b *testing.B) Result { return d.runAll(b, func(*Builder) {}) }
+
+// runAll adds every doc, then takes the result with every owner, calling
+// beforeResult with the builder once every doc is in.
+func (d *benchData) runAll(b *testing.B, beforeResult func(*Builder)) Result {
 	bld, err := NewBuilder(Options{DataSet: "dsA"}, testDataSets, d.defs)
 	if err != nil {
 		b.Fatal(err)
@@ -68,6 +74,7 @@ func (d *benchData) run(b *testing.B) Result {
 		bld.AddTargetDoc(doc)
 	}
 	_ = bld.OwnerIDs()
+	beforeResult(bld)
 	return bld.Result(d.owners)
 }
 
@@ -81,10 +88,76 @@ func BenchmarkAggregate(b *testing.B) {
 	for b.Loop() {
 		res = d.run(b)
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(len(d.docs))*float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+	b.ReportMetric(retained(func(keep func(*Builder)) { d.runAll(b, keep) }), "builder-MB")
 	if res.Stats.Counted != len(d.docs) || len(res.DataValues) != 10110*20 {
 		b.Fatalf("stats %+v, %d values; want %d counted, %d values", res.Stats, len(res.DataValues), len(d.docs), 10110*20)
 	}
+}
+
+// BenchmarkAggregate_flush measures the builder as the export service runs
+// it on a month: the same 100 000 docs added in batches of 500 and flushed
+// with each batch's owners, so that the builder holds the sums, not the
+// month. builder-MB is what the builder holds once every doc is in (before
+// Result), here and in BenchmarkAggregate.
+func BenchmarkAggregate_flush(b *testing.B) {
+	d := newBenchData(10, 10, 100, 10, 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var res Result
+	for b.Loop() {
+		res = d.runFlushed(b, func(*Builder) {})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(d.docs))*float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+	b.ReportMetric(retained(func(keep func(*Builder)) { d.runFlushed(b, keep) }), "builder-MB")
+	if res.Stats.Counted != len(d.docs) || len(res.DataValues) != 10110*20 {
+		b.Fatalf("stats %+v, %d values; want %d counted, %d values", res.Stats, len(res.DataValues), len(d.docs), 10110*20)
+	}
+}
+
+// runFlushed builds the month in flushed batches of 500 docs, calling
+// beforeResult with the builder once every doc is in.
+func (d *benchData) runFlushed(b *testing.B, beforeResult func(*Builder)) Result {
+	const batch = 500
+	bld, err := NewBuilder(Options{DataSet: "dsA"}, testDataSets, d.defs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range d.contacts {
+		bld.AddContact(c)
+	}
+	for start := 0; start < len(d.docs); start += batch {
+		end := min(start+batch, len(d.docs))
+		for _, doc := range d.docs[start:end] {
+			bld.AddTargetDoc(doc)
+		}
+		_ = bld.OwnerIDs()
+		if err := bld.Flush(d.owners[start:end]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	beforeResult(bld)
+	return bld.Result(nil)
+}
+
+// retained runs build and returns, in MB, how much more live heap there is
+// when build calls keep with its builder than before build started.
+func retained(build func(keep func(*Builder))) float64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	live := func() float64 {
+		runtime.GC()
+		metrics.Read(sample)
+		return float64(sample[0].Value.Uint64())
+	}
+	before := live()
+	var after float64
+	build(func(bld *Builder) {
+		after = live()
+		runtime.KeepAlive(bld)
+	})
+	return (after - before) / (1 << 20)
 }
 
 // TestBenchData checks the benchmark's own arithmetic on a small hierarchy:

@@ -3,7 +3,9 @@ package aggregate
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"math"
 	"slices"
@@ -79,13 +81,22 @@ type Stats struct {
 
 // Builder computes the data values of one data set and month from streamed
 // CHT data. Use it from one goroutine: NewBuilder, then AddContact for every
-// contact of the dhis view and AddTargetDoc for every target doc of the
-// month (in any order, interleaved or not), then OwnerIDs, then Result with
-// the owners found.
+// contact of the dhis view, then AddTargetDoc for every target doc of the
+// month, then OwnerIDs, then Result with the owners found.
 //
-// Memory is bounded by the number of contacts and owners, not by the docs:
-// per owner the builder keeps the winning doc id, its updated date and its
-// totals per mapping (a []float64), never whole docs.
+// For a month of any size, add the docs in batches instead: after each
+// batch, Flush with the batch's owners (OwnerIDs) folds the batch into the
+// sums and forgets it, so that memory holds the sums, the problems and an
+// 8-byte fingerprint per owner, not the month; Result then takes the owners
+// of docs added since the last Flush. Every contact must be added before
+// the first Flush. Batches must keep each owner's docs together (docs read
+// in _id order and cut between two owners do): a doc of an owner flushed
+// earlier makes Flush fail with ErrOwnerSplit.
+//
+// Memory before a Flush is bounded by the number of contacts and pending
+// owners, not by the docs: per owner the builder keeps the winning doc id,
+// its updated date and its totals per mapping (a []float64), never whole
+// docs.
 type Builder struct {
 	opts Options
 
@@ -96,6 +107,7 @@ type Builder struct {
 	contacts map[string]contactInfo
 	ouNames  map[string]nameEntry
 
+	// Owners of the docs added since the last Flush.
 	ownerIdx map[string]int // owner id → index into owners
 	owners   [][]ownerState // chunks of ownerChunk, so that growing never copies
 	nOwners  int
@@ -104,9 +116,47 @@ type Builder struct {
 
 	docs     int // AddTargetDoc calls
 	repeated int
-	arena    []float64 // backing store for owners' totals
+	blocks   [][]float64 // arena blocks for owners' totals, reused after a Flush
+	block    int         // the block arena is carved from
+	arena    []float64   // rest of the current block
 	cache    []cacheEntry
+
+	// Set by the first Flush.
+	index     *rowIndex
+	acc       accum                    // what flushed owners added
+	flushed   map[uint64]struct{}      // fingerprints of flushed owners
+	seed      maphash.Seed             // of the fingerprints
+	ancestors map[string]ancestorEntry // lineage → rows, by nearest ancestor
+	err       error                    // a failed Flush
 }
+
+// ErrOwnerSplit is returned by Flush when docs of an owner already flushed
+// were added: the month cannot be built batch by batch in that order.
+var ErrOwnerSplit = errors.New("aggregate: target docs of one owner were split between flushes")
+
+// rowIndex is the result's rows: the selected org units, sorted, and for
+// each contact with at least one of them, its rows.
+type rowIndex struct {
+	ous         []string
+	contactRows map[string][]int
+}
+
+// accum is what owners have added: the sums (row × column), the problems
+// and the stats.
+type accum struct {
+	values   []float64
+	problems []Problem
+	stats    Stats
+}
+
+// ancestorEntry caches the rows of one stored lineage.
+type ancestorEntry struct {
+	lineage []string
+	rows    []int
+}
+
+// maxAncestors bounds the lineage cache (distinct nearest ancestors).
+const maxAncestors = 1 << 16
 
 // column is one distinct mapping (data element and combos) of the data set.
 type column struct {
@@ -263,6 +313,9 @@ func matches(dataSet, requested string) bool {
 // i.e. the greatest (smallest org unit of any of its mappings, id), with
 // byte order standing in for CouchDB's ICU collation.
 func (b *Builder) AddContact(c Contact) {
+	if b.index != nil {
+		panic("aggregate: AddContact after Flush")
+	}
 	if _, seen := b.contacts[c.ID]; seen {
 		return
 	}
@@ -372,7 +425,11 @@ func (b *Builder) owner(id string) *ownerState {
 		b.nOwners++
 		b.ownerIdx[id] = i
 		if i%ownerChunk == 0 {
-			b.owners = append(b.owners, make([]ownerState, 0, ownerChunk))
+			if n := len(b.owners); n < cap(b.owners) && b.owners[:n+1][n] != nil {
+				b.owners = b.owners[:n+1] // a chunk kept by reset
+			} else {
+				b.owners = append(b.owners, make([]ownerState, 0, ownerChunk))
+			}
 		}
 		last := len(b.owners) - 1
 		b.owners[last] = append(b.owners[last], ownerState{id: id})
@@ -415,21 +472,49 @@ func (b *Builder) columnsOf(i int, id string) []int {
 }
 
 // alloc returns a zeroed totals slice with one element per column, carved
-// from a shared arena to avoid one allocation per owner.
+// from arena blocks to avoid one allocation per owner.
 func (b *Builder) alloc() []float64 {
 	n := len(b.cols)
 	if len(b.arena) < n {
-		b.arena = make([]float64, 1024*n)
+		if len(b.blocks) > 0 && b.block+1 < len(b.blocks) {
+			b.block++ // a block kept by reset
+		} else {
+			b.blocks = append(b.blocks, make([]float64, 1024*n))
+			b.block = len(b.blocks) - 1
+		}
+		b.arena = b.blocks[b.block]
 	}
 	t := b.arena[:n:n]
 	b.arena = b.arena[n:]
+	clear(t)
 	return t
 }
 
-// OwnerIDs returns the sorted distinct owners of the docs added so far,
-// malformed docs included (to tell whether their problem matters): the
-// contacts whose docs (with their stored lineage) the caller fetches for
-// Result.
+// reset forgets the pending owners after a Flush, keeping their memory for
+// the next batch.
+func (b *Builder) reset() {
+	for _, chunk := range b.owners {
+		clear(chunk[:cap(chunk)])
+	}
+	for i := range b.owners {
+		b.owners[i] = b.owners[i][:0]
+	}
+	b.owners = b.owners[:0]
+	clear(b.ownerIdx)
+	b.nOwners = 0
+	b.sorted = b.sorted[:0]
+	b.noOwner = nil
+	b.block = 0
+	b.arena = nil
+	if len(b.blocks) > 0 {
+		b.arena = b.blocks[0]
+	}
+}
+
+// OwnerIDs returns the sorted distinct owners of the docs added since the
+// last Flush (all of them without Flush), malformed docs included (to tell
+// whether their problem matters): the contacts whose docs (with their
+// stored lineage) the caller fetches for Flush or Result.
 func (b *Builder) OwnerIDs() []string {
 	ids := make([]string, 0, b.nOwners)
 	for _, i := range b.sortedOwners() {
@@ -438,11 +523,44 @@ func (b *Builder) OwnerIDs() []string {
 	return ids
 }
 
+// Flush folds the docs added since the last Flush into the sums, given
+// their owners as Result takes them (owners found, with their stored
+// lineage; an id of OwnerIDs missing from owners is unknown), and forgets
+// them. The first Flush fixes the contacts. It fails with ErrOwnerSplit,
+// and the builder is then unusable, when a doc of an owner flushed before
+// was added since.
+func (b *Builder) Flush(owners []Owner) error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.index == nil {
+		b.index = b.rows()
+		b.acc.values = make([]float64, len(b.index.ous)*len(b.cols))
+		b.acc.problems = []Problem{}
+		b.flushed = make(map[uint64]struct{})
+		b.seed = maphash.MakeSeed()
+	}
+	for i := range b.nOwners {
+		id := b.ownerAt(i).id
+		if _, ok := b.flushed[maphash.String(b.seed, id)]; ok {
+			b.err = fmt.Errorf("%w: owner %q", ErrOwnerSplit, id)
+			return b.err
+		}
+	}
+	b.fold(&b.acc, b.index, owners)
+	for i := range b.nOwners {
+		b.flushed[maphash.String(b.seed, b.ownerAt(i).id)] = struct{}{}
+	}
+	b.reset()
+	return nil
+}
+
 // Result computes the data values. owners are the owner contacts that were
 // found, each with the lineage stored on its own doc; an owner id of
 // OwnerIDs missing from owners is unknown (missing or deleted): its docs are
 // skipped and reported. Other ids in owners are ignored, and of one id
-// given twice the first counts.
+// given twice the first counts. After Flush, owners are those of the docs
+// added since the last Flush, and the flushed docs count as well.
 //
 // An owner counts toward its own org units (when it is itself a mapped
 // contact) and those of every ancestor in its lineage, each once. Unlike
@@ -458,6 +576,69 @@ func (b *Builder) OwnerIDs() []string {
 //
 // Result does not change the builder; it may be called again.
 func (b *Builder) Result(owners []Owner) Result {
+	var values []DataValue
+	res := b.ResultTo(owners, func(n int) { values = make([]DataValue, 0, n) }, func(dv DataValue) { values = append(values, dv) })
+	res.DataValues = values
+	return res
+}
+
+// ResultTo is Result, except that the data values are handed to add, in
+// Result's order, instead of collected in DataValues (which stays nil), so
+// that a caller converting them holds one copy of the result, not two.
+// size is called first, with their number.
+func (b *Builder) ResultTo(owners []Owner, size func(n int), add func(DataValue)) Result {
+	index := b.index
+	var acc accum
+	if index == nil {
+		index = b.rows()
+		acc.values = make([]float64, len(index.ous)*len(b.cols))
+	} else {
+		acc.values = slices.Clone(b.acc.values)
+		acc.problems = slices.Clone(b.acc.problems)
+		acc.stats = b.acc.stats
+	}
+	b.fold(&acc, index, owners)
+
+	res := Result{Problems: acc.problems, Stats: acc.stats}
+	if res.Problems == nil {
+		res.Problems = []Problem{}
+	}
+	res.Stats.TargetDocs = b.docs
+	res.Stats.Repeated = b.repeated
+	slices.SortFunc(res.Problems, func(p, q Problem) int {
+		return cmp.Or(
+			strings.Compare(p.DocID, q.DocID),
+			strings.Compare(p.Code, q.Code),
+			strings.Compare(p.DataElement, q.DataElement),
+			strings.Compare(p.Message, q.Message),
+		)
+	})
+
+	ous, nc := index.ous, len(b.cols)
+	size(len(acc.values))
+	for r, ou := range ous {
+		for c, col := range b.cols {
+			k := col.key
+			k.OrgUnit = ou
+			add(DataValue{Key: k, Value: acc.values[r*nc+c], Attributes: col.attrs})
+		}
+	}
+	res.OrgUnits = ous
+	res.OrgUnitNames = make(map[string]string, len(ous))
+	for _, ou := range ous {
+		if n := b.ouNames[ou].name; n != "" {
+			res.OrgUnitNames[ou] = n
+		}
+	}
+	res.DataElementNames = make(map[string]string, len(b.deNames))
+	maps.Copy(res.DataElementNames, b.deNames)
+	return res
+}
+
+// fold adds the pending owners' docs to acc: their totals to the rows of
+// their org units, their problems and their counts. It changes only acc
+// (and the lineage cache).
+func (b *Builder) fold(acc *accum, index *rowIndex, owners []Owner) {
 	// given[i] is the position in owners of owner i, -1 when not found.
 	given := make([]int32, b.nOwners)
 	for i := range given {
@@ -468,44 +649,25 @@ func (b *Builder) Result(owners []Owner) Result {
 			given[i] = int32(pos)
 		}
 	}
-
-	ous, contactRows := b.rows()
 	nc := len(b.cols)
-	values := make([]float64, len(ous)*nc)
-
-	res := Result{Problems: []Problem{}}
-	st := &res.Stats
-	st.TargetDocs = b.docs
-	st.Repeated = b.repeated
+	values, st := acc.values, &acc.stats
 	for _, md := range b.noOwner {
 		st.Skipped++
-		res.Problems = append(res.Problems, Problem{
+		acc.problems = append(acc.problems, Problem{
 			Code: ProblemMalformedDoc, DocID: md.id,
 			Message: fmt.Sprintf("target doc %q skipped: %s", md.id, md.reason),
 		})
 	}
-
-	var rows, ancestorRows []int
-	var prev []string
-	havePrev := false
+	var rows []int
 	for _, i := range b.sortedOwners() {
 		o := b.ownerAt(i)
 		if given[i] < 0 {
 			st.UnknownOwners++
-			res.Problems = b.unknownOwner(res.Problems, st, o)
+			acc.problems = b.unknownOwner(acc.problems, st, o)
 			continue
 		}
-		// Siblings share their lineage: reuse the ancestors' rows.
-		lineage := owners[given[i]].Lineage
-		if !havePrev || !slices.Equal(lineage, prev) {
-			ancestorRows = ancestorRows[:0]
-			for _, anc := range lineage {
-				ancestorRows = appendRows(ancestorRows, contactRows[anc])
-			}
-			prev, havePrev = lineage, true
-		}
-		rows = appendRows(rows[:0], contactRows[o.id])
-		rows = appendRows(rows, ancestorRows)
+		rows = appendRows(rows[:0], index.contactRows[o.id])
+		rows = appendRows(rows, b.ancestorRows(index, owners[given[i]].Lineage))
 		if len(rows) == 0 {
 			st.UnmappedOwners++
 			st.UnmappedDocs += len(o.malformed()) + len(o.losers())
@@ -516,7 +678,7 @@ func (b *Builder) Result(owners []Owner) Result {
 		}
 		for _, md := range o.malformed() {
 			st.Skipped++
-			res.Problems = append(res.Problems, Problem{
+			acc.problems = append(acc.problems, Problem{
 				Code: ProblemMalformedDoc, DocID: md.id,
 				Message: fmt.Sprintf("target doc %q of owner %q skipped: %s", md.id, o.id, md.reason),
 			})
@@ -535,50 +697,43 @@ func (b *Builder) Result(owners []Owner) Result {
 		}
 		for _, e := range o.invalid() {
 			st.InvalidEntries++
-			res.Problems = append(res.Problems, Problem{
+			acc.problems = append(acc.problems, Problem{
 				Code: ProblemInvalidTotal, DocID: o.docID, DataElement: b.dataElementOf(e.target),
 				Message: fmt.Sprintf("target %q of target doc %q skipped: %s", e.target, o.docID, e.reason),
 			})
 		}
 		for _, l := range o.losers() {
 			st.Duplicates++
-			res.Problems = append(res.Problems, Problem{
+			acc.problems = append(acc.problems, Problem{
 				Code: ProblemDuplicateDoc, DocID: l.id, Message: duplicateMessage(o, l),
 			})
 		}
 	}
-	slices.SortFunc(res.Problems, func(p, q Problem) int {
-		return cmp.Or(
-			strings.Compare(p.DocID, q.DocID),
-			strings.Compare(p.Code, q.Code),
-			strings.Compare(p.DataElement, q.DataElement),
-			strings.Compare(p.Message, q.Message),
-		)
-	})
+}
 
-	res.DataValues = make([]DataValue, 0, len(values))
-	for r, ou := range ous {
-		for c, col := range b.cols {
-			k := col.key
-			k.OrgUnit = ou
-			res.DataValues = append(res.DataValues, DataValue{Key: k, Value: values[r*nc+c], Attributes: col.attrs})
-		}
+// ancestorRows returns the rows of the contacts of a stored lineage,
+// cached by nearest ancestor: siblings share their lineage.
+func (b *Builder) ancestorRows(index *rowIndex, lineage []string) []int {
+	if len(lineage) == 0 {
+		return nil
 	}
-	res.OrgUnits = ous
-	res.OrgUnitNames = make(map[string]string, len(ous))
-	for _, ou := range ous {
-		if n := b.ouNames[ou].name; n != "" {
-			res.OrgUnitNames[ou] = n
-		}
+	if e, ok := b.ancestors[lineage[0]]; ok && slices.Equal(e.lineage, lineage) {
+		return e.rows
 	}
-	res.DataElementNames = make(map[string]string, len(b.deNames))
-	maps.Copy(res.DataElementNames, b.deNames)
-	return res
+	var rows []int
+	for _, anc := range lineage {
+		rows = appendRows(rows, index.contactRows[anc])
+	}
+	if b.ancestors == nil || len(b.ancestors) >= maxAncestors {
+		b.ancestors = make(map[string]ancestorEntry)
+	}
+	b.ancestors[lineage[0]] = ancestorEntry{lineage: slices.Clone(lineage), rows: rows}
+	return rows
 }
 
 // rows returns the selected org units of all contacts, sorted (the rows of
 // the result), and for each contact with at least one, its rows.
-func (b *Builder) rows() ([]string, map[string][]int) {
+func (b *Builder) rows() *rowIndex {
 	selected := b.selection()
 	rowOf := make(map[string]int)
 	ous := []string{}
@@ -607,7 +762,7 @@ func (b *Builder) rows() ([]string, map[string][]int) {
 			contactRows[id] = rows
 		}
 	}
-	return ous, contactRows
+	return &rowIndex{ous: ous, contactRows: contactRows}
 }
 
 // appendRows appends to rows those of add not in it yet.

@@ -351,3 +351,65 @@ func TestBuilder_DocWithoutID(t *testing.T) {
 		t.Errorf("problems = %+v; want %+v", res.Problems, want)
 	}
 }
+
+// TestBuilder_Flush: batch by batch, a month is summed as a whole, the
+// builder forgets each batch's owners, and an owner whose docs come back
+// after its flush is an error, not a silent double count.
+func TestBuilder_Flush(t *testing.T) {
+	doc := func(owner, user string, births float64) TargetDoc {
+		return TargetDoc{ID: "target~2024-06~" + owner + "~org.couchdb.user:" + user, Owner: owner, UpdatedDate: 1,
+			Targets: []Target{{ID: "births", Total: births}}}
+	}
+	lineage := []Owner{{ID: "p1", Lineage: []string{"c1"}}, {ID: "p2", Lineage: []string{"c1"}}, {ID: "p3", Lineage: []string{"c2", "c1"}}}
+	t.Run("sums", func(t *testing.T) {
+		b := newTestBuilder(t, Options{})
+		b.AddContact(Contact{ID: "c1", OrgUnits: []OrgUnitMapping{{OrgUnit: "ouC1"}}})
+		b.AddContact(Contact{ID: "c2", OrgUnits: []OrgUnitMapping{{OrgUnit: "ouC2"}}})
+		b.AddTargetDoc(doc("p1", "a", 1))
+		b.AddTargetDoc(doc("p2", "b", 2))
+		if err := b.Flush(lineage[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if b.nOwners != 0 || len(b.ownerIdx) != 0 || len(b.OwnerIDs()) != 0 {
+			t.Errorf("after Flush the builder still holds %d owners", b.nOwners)
+		}
+		b.AddTargetDoc(doc("p3", "c", 4))
+		b.AddTargetDoc(doc("ghost", "d", 8))
+		res := b.Result(lineage[2:])
+		want := map[string]float64{"ouC1/deB": 7, "ouC1/deV": 0, "ouC2/deB": 4, "ouC2/deV": 0}
+		if got := values(res); !reflect.DeepEqual(got, want) {
+			t.Errorf("values = %v; want %v", got, want)
+		}
+		if res.Stats.TargetDocs != 4 || res.Stats.Counted != 3 || res.Stats.UnknownOwners != 1 || len(res.Problems) != 1 {
+			t.Errorf("stats %+v, problems %+v", res.Stats, res.Problems)
+		}
+		if again := b.Result(lineage[2:]); !reflect.DeepEqual(again, res) {
+			t.Errorf("Result after Flush is not repeatable")
+		}
+	})
+	t.Run("owner split", func(t *testing.T) {
+		b := newTestBuilder(t, Options{})
+		b.AddContact(Contact{ID: "c1", OrgUnits: []OrgUnitMapping{{OrgUnit: "ouC1"}}})
+		b.AddTargetDoc(doc("p1", "a", 1))
+		if err := b.Flush(lineage); err != nil {
+			t.Fatal(err)
+		}
+		b.AddTargetDoc(doc("p1", "b", 2))
+		err := b.Flush(lineage)
+		if !errors.Is(err, ErrOwnerSplit) || !errors.Is(b.Flush(nil), ErrOwnerSplit) {
+			t.Errorf("Flush = %v; want ErrOwnerSplit, twice", err)
+		}
+	})
+	t.Run("contact after flush", func(t *testing.T) {
+		b := newTestBuilder(t, Options{})
+		if err := b.Flush(nil); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if recover() == nil {
+				t.Error("AddContact after Flush did not panic")
+			}
+		}()
+		b.AddContact(Contact{ID: "c1"})
+	})
+}

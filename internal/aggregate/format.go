@@ -1,6 +1,9 @@
 package aggregate
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // FormatValue formats a value as a DHIS2 NUMBER: integers without decimals
 // ("12"), other values as the shortest decimal that reads back to the same
@@ -11,6 +14,9 @@ import "strconv"
 func FormatValue(v float64) string {
 	if v == 0 {
 		return "0"
+	}
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatInt(int64(v), 10) // the same digits; no allocation below 100
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }

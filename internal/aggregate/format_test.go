@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"math"
+	"strconv"
 	"testing"
 )
 
@@ -53,5 +54,14 @@ func TestDataSetLabel(t *testing.T) {
 				t.Errorf("DataSetLabel(%+v) = %q; want %q", tt.ds, got, tt.want)
 			}
 		})
+	}
+}
+
+// FormatValue's integer shortcut writes what strconv.FormatFloat writes.
+func TestFormatValue_integers(t *testing.T) {
+	for _, v := range []float64{1, -1, 99, 100, 123456, -987654321, 1e15 - 1, 1e15, -1e15, 1e16, 4503599627370497} {
+		if got, want := FormatValue(v), strconv.FormatFloat(v, 'f', -1, 64); got != want {
+			t.Errorf("FormatValue(%v) = %q; want %q", v, got, want)
+		}
 	}
 }

@@ -119,6 +119,47 @@ func build(in *goldenInput) (*Builder, Result, []string, error) {
 	return b, b.Result(owners), ids, nil
 }
 
+// buildFlushed runs a Builder the way the export service does for a
+// month: docs grouped by owner (as _all_docs' _id order groups them), added
+// in batches of about size docs cut between owners, each batch flushed with
+// its owners.
+func buildFlushed(in *goldenInput, size int) (Result, error) {
+	b, err := NewBuilder(in.Options, in.DataSets, in.Targets)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, c := range in.Contacts {
+		b.AddContact(c)
+	}
+	docs := slices.Clone(in.Docs)
+	slices.SortStableFunc(docs, func(x, y TargetDoc) int { return strings.Compare(x.Owner, y.Owner) })
+	flush := func() error {
+		ids := b.OwnerIDs()
+		var owners []Owner
+		for _, o := range in.Owners {
+			if _, ok := slices.BinarySearch(ids, o.ID); ok {
+				owners = append(owners, o)
+			}
+		}
+		return b.Flush(owners)
+	}
+	n := 0
+	for i, d := range docs {
+		if n >= size && d.Owner != docs[i-1].Owner {
+			if err := flush(); err != nil {
+				return Result{}, err
+			}
+			n = 0
+		}
+		b.AddTargetDoc(d)
+		n++
+	}
+	if err := flush(); err != nil {
+		return Result{}, err
+	}
+	return b.Result(nil), nil
+}
+
 func toGolden(in *goldenInput, res Result, ids []string) goldenOutput {
 	out := goldenOutput{
 		OwnerIDs:         ids,
@@ -340,6 +381,18 @@ func checkInvariants(t *testing.T, in *goldenInput, b *Builder, res Result) {
 			if !reflect.DeepEqual(got, res) {
 				t.Errorf("shuffle %d: result depends on input order:\ngot  %+v\nwant %+v", i, got, res)
 			}
+		}
+	}
+
+	// Batch by batch (owners' docs together, cut between owners at every
+	// size) the result is the same.
+	for size := 1; size <= len(in.Docs); size++ {
+		got, err := buildFlushed(in, size)
+		if err != nil {
+			t.Fatalf("flushed in batches of %d: %v", size, err)
+		}
+		if !reflect.DeepEqual(got, res) {
+			t.Errorf("flushed in batches of %d:\ngot  %+v\nwant %+v", size, got, res)
 		}
 	}
 

@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/breaker"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/retry"
 )
 
 // Version is the program's version, set by main from its build flags.
@@ -25,10 +27,21 @@ var (
 	_ export.DHIS2Target = (*dhis2.Client)(nil)
 )
 
-// upstreamClient returns an http.Client for one upstream with its own
-// connection pool and timeouts. timeout bounds a whole request.
-func upstreamClient(timeout time.Duration) *http.Client {
-	tr := &http.Transport{
+// Upstream names, as breakers, retries and logs know them.
+const (
+	upstreamCHT     = "cht"
+	upstreamDHIS2   = "dhis2"
+	upstreamOpenHIM = "openhim"
+)
+
+// baseTransport returns the http.Transport of one upstream: its own
+// connection pool and connection timeouts. The wait for an answer is
+// bounded by each call's context (the clients' per-call timeout) and the
+// http.Client's Timeout, not by a ResponseHeaderTimeout: one equal to them
+// would race them and replace their message, which names the timeout, with
+// net/http's "timeout awaiting response headers".
+func baseTransport() *http.Transport {
+	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
@@ -36,38 +49,98 @@ func upstreamClient(timeout time.Duration) *http.Client {
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// upstreamClient returns the http.Client of one upstream. Its transport
+// stack is, outermost first (DESIGN.md §1):
+//
+//	record (the orchestration recorder; left out when nil)
+//	→ circuit breaker b (one per upstream, shared by every client of it)
+//	→ retry of idempotent calls with policy rp
+//	→ http.Transport
+//
+// So a call is recorded once, counts once for the breaker however often it
+// was tried, and an open breaker answers before any try. timeout bounds a
+// whole call, retries included.
+func upstreamClient(timeout time.Duration, b *breaker.Breaker, rp config.Retry, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) *http.Client {
+	var rt http.RoundTripper = baseTransport()
+	rt = retry.New(b.Name(), retryPolicy(rp), rt, log)
+	rt = breaker.NewTransport(b, rt)
+	if record != nil {
+		rt = record(rt)
+	}
+	// The clients bound every call with a context deadline of timeout,
+	// which names the cause ("no answer within 1m"); the client's own
+	// Timeout is only a backstop for a call that escapes it, so it must not
+	// race that deadline.
+	return &http.Client{Transport: rt, Timeout: timeout + rp.Budget + backstopSlack}
+}
+
+// backstopSlack keeps http.Client.Timeout behind the per-call deadline.
+const backstopSlack = 30 * time.Second
+
+// breakerSettings converts a breaker section of the config.
+func breakerSettings(c config.Breaker) breaker.Settings {
+	return breaker.Settings{Failures: c.Failures, OpenFor: c.OpenFor, HalfOpenRequests: c.HalfOpenRequests}
+}
+
+// retryPolicy converts a retry section of the config. A zero section (a
+// hand-built config) means no retries.
+func retryPolicy(c config.Retry) retry.Policy {
+	if c == (config.Retry{}) {
+		return retry.Policy{Attempts: 1}
+	}
+	return retry.Policy{Attempts: c.Attempts, InitialBackoff: c.InitialBackoff, MaxBackoff: c.MaxBackoff, Budget: c.Budget}
 }
 
 // NewExportService builds the export service and the clients it needs from
 // cfg. It needs the CHT keys; with withDHIS2 it also needs the DHIS2 keys
-// and can push, without it only preview.
+// and can push, without it only preview. Its breakers are its own.
 func NewExportService(cfg config.Config, log *slog.Logger, withDHIS2 bool) (*export.Service, error) {
 	if err := cfg.RequireCHT(); err != nil {
 		return nil, err
 	}
-	chtClient, err := cht.New(cfg.CHT, upstreamClient(cfg.CHT.Timeout), log)
+	breakers := breaker.NewRegistry(log)
+	chtClient, err := newCHTClient(cfg, breakers, log, nil)
 	if err != nil {
-		return nil, fmt.Errorf("build CHT client: %w", err)
+		return nil, err
 	}
 	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log}
 	if withDHIS2 {
-		if opts.DHIS2, err = NewDHIS2Client(cfg, log); err != nil {
+		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, log, nil); err != nil {
 			return nil, err
 		}
 	}
 	return export.New(chtClient, opts)
 }
 
-// NewDHIS2Client builds the DHIS2 client from cfg.
+// NewDHIS2Client builds the DHIS2 client from cfg, with a breaker of its
+// own.
 func NewDHIS2Client(cfg config.Config, log *slog.Logger) (*dhis2.Client, error) {
+	return newDHIS2Client(cfg, breaker.NewRegistry(log), log, nil)
+}
+
+// newCHTClient builds the CHT client of cfg with the CHT breaker of
+// breakers; record, when not nil, wraps its transport stack.
+func newCHTClient(cfg config.Config, breakers *breaker.Registry, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) (*cht.Client, error) {
+	b := breakers.For(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
+	c, err := cht.New(cfg.CHT, upstreamClient(cfg.CHT.Timeout, b, cfg.CHT.Retry, log, record), log)
+	if err != nil {
+		return nil, fmt.Errorf("build CHT client: %w", err)
+	}
+	return c, nil
+}
+
+// newDHIS2Client builds the DHIS2 client of cfg with the DHIS2 breaker of
+// breakers; record, when not nil, wraps its transport stack.
+func newDHIS2Client(cfg config.Config, breakers *breaker.Registry, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) (*dhis2.Client, error) {
 	if err := cfg.RequireDHIS2(); err != nil {
 		return nil, err
 	}
-	c, err := dhis2.New(cfg.DHIS2, upstreamClient(cfg.DHIS2.Timeout), log)
+	b := breakers.For(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
+	c, err := dhis2.New(cfg.DHIS2, upstreamClient(cfg.DHIS2.Timeout, b, cfg.DHIS2.Retry, log, record), log)
 	if err != nil {
 		return nil, fmt.Errorf("build DHIS2 client: %w", err)
 	}

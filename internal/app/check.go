@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/breaker"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
@@ -26,11 +26,12 @@ func Check(ctx context.Context, cfg config.Config, configFile string, log *slog.
 	if err := errors.Join(cfg.RequireCHT(), cfg.RequireDHIS2()); err != nil {
 		return nil, err
 	}
-	chtClient, err := cht.New(cfg.CHT, upstreamClient(cfg.CHT.Timeout), log)
+	breakers := breaker.NewRegistry(log)
+	chtClient, err := newCHTClient(cfg, breakers, log, nil)
 	if err != nil {
-		return nil, fmt.Errorf("build CHT client: %w", err)
+		return nil, err
 	}
-	dhis2Client, err := NewDHIS2Client(cfg, log)
+	dhis2Client, err := newDHIS2Client(cfg, breakers, log, nil)
 	if err != nil {
 		return nil, err
 	}

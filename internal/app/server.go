@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/breaker"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
-	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/httpapi"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
@@ -35,6 +34,11 @@ type App struct {
 	agent   *openhim.Agent
 	ln      net.Listener
 
+	// breakers holds one circuit breaker per upstream for the App's life:
+	// a config rebuilt by the console keeps them, and their state, unless
+	// its breaker settings for an upstream changed (Registry.For).
+	breakers *breaker.Registry
+
 	stopOnce sync.Once
 	stopErr  error
 	served   chan struct{}
@@ -55,7 +59,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediator.json: %w", err)
 	}
-	a := &App{base: cfg, log: log, reg: reg, started: time.Now(), served: make(chan struct{})}
+	a := &App{base: cfg, log: log, reg: reg, started: time.Now(), served: make(chan struct{}), breakers: breaker.NewRegistry(log)}
+	// Every upstream's breaker exists from the start, so /health always
+	// shows them.
+	a.breakers.For(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
+	a.breakers.For(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
 	rt, err := a.build(cfg)
 	if err != nil {
 		return nil, err
@@ -75,7 +83,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	if cfg.OpenHIM.Register {
-		core, err := openhim.New(cfg.OpenHIM, nil, log)
+		hc, err := openhim.HTTPClient(cfg.OpenHIM)
+		if err != nil {
+			return nil, fmt.Errorf("build OpenHIM client: %w", err)
+		}
+		hc.Transport = breaker.NewTransport(a.breakers.For(upstreamOpenHIM, breakerSettings(cfg.OpenHIM.Breaker)), hc.Transport)
+		core, err := openhim.New(cfg.OpenHIM, hc, log)
 		if err != nil {
 			return nil, fmt.Errorf("build OpenHIM client: %w", err)
 		}
@@ -90,29 +103,31 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 }
 
 // build makes the export service of cfg, its upstream clients recording
-// every call as an orchestration of the request that made it.
+// every call as an orchestration of the request that made it. Each
+// client's transport stack is recorder → breaker → retry → http.Transport
+// (upstreamClient); the breakers come from a.breakers, so a rebuild for a
+// console config keeps them.
 func (a *App) build(cfg config.Config) (*runtime, error) {
 	secrets := []string{cfg.CHT.Password.Reveal(), cfg.DHIS2.Password.Reveal(), cfg.DHIS2.Token.Reveal(), cfg.OpenHIM.Password.Reveal(), cfg.Server.Password.Reveal()}
 	limit := cfg.OpenHIM.OrchestrationBodyLimit
+	record := func(upstream string) func(http.RoundTripper) http.RoundTripper {
+		return func(next http.RoundTripper) http.RoundTripper {
+			return openhim.NewTransport(next, upstream, limit, secrets...)
+		}
+	}
 	rt := &runtime{cfg: cfg}
 	if cfg.CHT.URL == "" {
 		return rt, nil
 	}
-	chtHC := upstreamClient(cfg.CHT.Timeout)
-	chtHC.Transport = openhim.NewTransport(chtHC.Transport, "CHT", limit, secrets...)
-	chtClient, err := cht.New(cfg.CHT, chtHC, a.log)
+	chtClient, err := newCHTClient(cfg, a.breakers, a.log, record("CHT"))
 	if err != nil {
-		return nil, fmt.Errorf("build CHT client: %w", err)
+		return nil, err
 	}
 	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log}
 	if cfg.RequireDHIS2() == nil {
-		dhisHC := upstreamClient(cfg.DHIS2.Timeout)
-		dhisHC.Transport = openhim.NewTransport(dhisHC.Transport, "DHIS2", limit, secrets...)
-		c, err := dhis2.New(cfg.DHIS2, dhisHC, a.log)
-		if err != nil {
-			return nil, fmt.Errorf("build DHIS2 client: %w", err)
+		if opts.DHIS2, err = newDHIS2Client(cfg, a.breakers, a.log, record("DHIS2")); err != nil {
+			return nil, err
 		}
-		opts.DHIS2 = c
 	}
 	if rt.svc, err = export.New(chtClient, opts); err != nil {
 		return nil, err
@@ -199,9 +214,14 @@ func (a *App) Stop(ctx context.Context) error {
 	return a.stopErr
 }
 
-// health is the /health section the app adds: OpenHIM registration.
+// Breakers returns the state of every upstream's circuit breaker:
+// "closed", "half-open" or "open", by upstream (cht, dhis2, openhim).
+func (a *App) Breakers() map[string]string { return a.breakers.States() }
+
+// health is the /health section the app adds: OpenHIM registration and
+// every upstream's circuit breaker.
 func (a *App) health() map[string]any {
-	out := map[string]any{"uptime_seconds": int(time.Since(a.started).Seconds())}
+	out := map[string]any{"uptime_seconds": int(time.Since(a.started).Seconds()), "breakers": a.breakers.Statuses()}
 	if a.agent != nil {
 		out["openhim"] = a.agent.Status()
 	} else {

@@ -6,10 +6,13 @@
 // domain types.
 //
 // Reads are paged and decoded as streams, following the CouchDB pagination
-// recipe (limit=n+1, the extra row starts the next page), so memory is bounded
-// by one row, not by a page or a month. Target documents come from user
-// devices and are decoded leniently: a malformed document or entry is marked
-// (aggregate.TargetDoc.Malformed, aggregate.Target.Invalid), never fatal.
+// recipe (limit=n+1, the extra row starts the next page): each answer is
+// validated and split into rows as it arrives (rowscan.go) and each row
+// decoded in one pass, so memory is bounded by a few pages, not by a month;
+// a large month's target docs are read by several ranges at once. Target
+// documents come from user devices and are decoded leniently: a malformed
+// document or entry is marked (aggregate.TargetDoc.Malformed,
+// aggregate.Target.Invalid), never fatal.
 //
 // See ../../shared/spec/cht.md §2–§3 for the documents and endpoints.
 package cht
@@ -190,6 +193,7 @@ func (c *Client) do(ctx context.Context, r request, read func(*http.Response) er
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	markIdempotent(req)
 	if c.username != "" {
 		req.SetBasicAuth(c.username, c.password.Reveal())
 	}

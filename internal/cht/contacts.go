@@ -184,8 +184,186 @@ func decodeContact(rowID string, raw []byte) (aggregate.Contact, wireContact, bo
 	}, w, true
 }
 
-// decodeOwner converts an owner doc.
+// decodeOwner converts an owner doc: in one pass when it has the usual
+// shape (see decodeOwnerFast), else with the general walker, which gives
+// the same result for the usual shape (FuzzDecodeOwner_fast checks it).
 func decodeOwner(rowID string, raw []byte) aggregate.Owner {
+	if o, ok := decodeOwnerFast(rowID, raw); ok {
+		return o
+	}
+	return decodeOwnerSlow(rowID, raw)
+}
+
+// decodeOwnerFast decodes an owner doc whose member names have no escapes,
+// whose _id and parent appear once, and whose every lineage level is an
+// object with one plain string _id and at most one parent, reading the
+// lineage where it stands instead of walking it once per level. For
+// anything else it reports false.
+func decodeOwnerFast(rowID string, b []byte) (aggregate.Owner, bool) {
+	var ids [maxLineageDepth + 1]string
+	var idV []byte
+	n := 0 // lineage ids read
+	haveID, haveParent := false, false
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return aggregate.Owner{}, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			name, j, ok := fastName(b, i)
+			if !ok {
+				return aggregate.Owner{}, false
+			}
+			i = j
+			switch string(name) {
+			case "_id":
+				if haveID {
+					return aggregate.Owner{}, false
+				}
+				haveID = true
+				e := valueEnd(b, i)
+				if e < 0 {
+					return aggregate.Owner{}, false
+				}
+				idV, i = b[i:e], e
+			case "parent":
+				if haveParent {
+					return aggregate.Owner{}, false
+				}
+				haveParent = true
+				if i < len(b) && b[i] == '{' {
+					if i, ok = fastLineage(b, i, ids[:], &n); !ok {
+						return aggregate.Owner{}, false
+					}
+					break
+				}
+				fallthrough
+			default:
+				e := valueEnd(b, i)
+				if e < 0 {
+					return aggregate.Owner{}, false
+				}
+				i = e
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return aggregate.Owner{}, false
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return aggregate.Owner{}, false
+			}
+			i = skipWS(b, i+1)
+		}
+	}
+	if skipWS(b, i) != len(b) {
+		return aggregate.Owner{}, false
+	}
+	id, ok := jsonString(idV)
+	if !ok || id == "" {
+		id = rowID
+	}
+	var out []string
+	for _, anc := range ids[:n] {
+		if anc == "" || anc == id || slices.Contains(out, anc) || len(out) == maxLineageDepth {
+			break
+		}
+		out = append(out, anc)
+	}
+	return aggregate.Owner{ID: id, Lineage: out}, true
+}
+
+// fastLineage reads the lineage object at b[i] == '{' and those nested in
+// its parent members, appending each level's _id to ids (n of them so
+// far), and returns the index after the object. Levels past len(ids) are
+// only checked.
+func fastLineage(b []byte, i int, ids []string, n *int) (int, bool) {
+	level := *n
+	haveID, haveParent := false, false
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return 0, false // a level without _id: the walker decides
+	}
+	for {
+		name, j, ok := fastName(b, i)
+		if !ok {
+			return 0, false
+		}
+		i = j
+		switch string(name) {
+		case "_id":
+			if haveID || i >= len(b) || b[i] != '"' {
+				return 0, false
+			}
+			e := stringEnd(b, i)
+			if e < 0 {
+				return 0, false
+			}
+			p, ok := plainString(b[i:e])
+			if !ok {
+				return 0, false
+			}
+			if level < len(ids) {
+				ids[level] = string(p)
+				if *n == level {
+					*n = level + 1
+				}
+			}
+			haveID = true
+			i = e
+		case "parent":
+			if haveParent || !haveID && level < len(ids) {
+				// A parent before this level's _id would be read first:
+				// keep the walker's order.
+				return 0, false
+			}
+			haveParent = true
+			if i < len(b) && b[i] == '{' && level+1 < len(ids) {
+				if *n != level+1 {
+					return 0, false
+				}
+				if i, ok = fastLineage(b, i, ids, n); !ok {
+					return 0, false
+				}
+				break
+			}
+			e := valueEnd(b, i)
+			if e < 0 {
+				return 0, false
+			}
+			i = e
+		default:
+			e := valueEnd(b, i)
+			if e < 0 {
+				return 0, false
+			}
+			i = e
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return 0, false
+		}
+		if b[i] == '}' {
+			if !haveID {
+				return 0, false
+			}
+			return i + 1, true
+		}
+		if b[i] != ',' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// decodeOwnerSlow converts any owner doc with the general walker.
+func decodeOwnerSlow(rowID string, raw []byte) aggregate.Owner {
 	w, ok := readContact(raw)
 	if !ok {
 		return aggregate.Owner{ID: rowID}
@@ -299,3 +477,10 @@ func lineage(self string, parent []byte) []string {
 	}
 	return out
 }
+
+// BatchSize is the number of owner ids fetched per request (cht.batch_size).
+func (c *Client) BatchSize() int { return c.batchSize }
+
+// Concurrency is the number of owner requests sent at once
+// (cht.concurrency).
+func (c *Client) Concurrency() int { return c.concurrency }

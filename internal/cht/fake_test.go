@@ -237,10 +237,11 @@ func (f *fakeCouch) allDocs(w http.ResponseWriter, q url.Values) {
 	end, hasEnd := queryString(q, "endkey")
 	limit := queryInt(q, "limit", len(ids))
 	skip := queryInt(q, "skip", 0)
+	inclusiveEnd := q.Get("inclusive_end") != "false"
 	rows := []fakeRow{}
 	offset := -1
 	for i, id := range ids {
-		if (hasStart && id < start) || (hasEnd && id > end) {
+		if (hasStart && id < start) || (hasEnd && (id > end || id == end && !inclusiveEnd)) {
 			continue
 		}
 		if offset < 0 {

@@ -1,8 +1,10 @@
 package cht
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"reflect"
 	"strings"
@@ -149,6 +151,84 @@ func FuzzReadContact(f *testing.F) {
 		if len(c.Lineage) > 0 && (json.Unmarshal(ref["parent"], &parent) != nil ||
 			json.Unmarshal(parent["_id"], &pid) != nil || pid != c.Lineage[0]) {
 			t.Errorf("decodeContact(%q): Lineage[0] = %q; encoding/json reads %q", b, c.Lineage[0], pid)
+		}
+	})
+}
+
+// FuzzReadRows_reference compares readRows with the json.Decoder reader it
+// replaced: on every input both hand over the same rows and both fail or
+// both succeed; on invalid JSON both fail.
+func FuzzReadRows_reference(f *testing.F) {
+	for _, s := range []string{
+		`{"total_rows":1,"offset":0,"rows":[{"id":"a","key":"a","value":{"rev":"1"},"doc":{"_id":"a"}}]}`,
+		`{"rows":[{"key":"x","error":"not_found"},{"id":"b","doc":null}]}`,
+		`{"rows":null}`, `{"rows":[1,"x",{"id":2}]}`, `{"rows":[`, `[]`, `{"rows":{}}`, `{}`, ` {"rows":[]} `,
+		`{"a":[1,{"b":null}],"rows":[{"id":"a","value":{"deleted":true}},{"\u0069d":"b","id":"c"}],"z":-1.5e3}`,
+		"{\"rows\":[{\"id\":\"\\u00e9\\n\",\"doc\":{\"x\":[true,false,null,0,-0.0,1E+2]}}]}\n",
+		`{"rows":[{"id":"a"}],"rows":[{"id":"b"}]}`, `{"rows":[{"id":"a"},]}`, `{"rows":[] }x`,
+	} {
+		f.Add([]byte(s))
+	}
+	type seen struct {
+		ID, Key, Doc, Error string
+		Deleted             bool
+	}
+	collect := func(read func(context.Context, io.Reader, func(*row) error) error, b []byte) ([]seen, error) {
+		var out []seen
+		err := read(context.Background(), bytes.NewReader(b), func(r *row) error {
+			out = append(out, seen{r.ID, string(r.Key), string(r.Doc), r.Error, r.Deleted})
+			return nil
+		})
+		return out, err
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := collect(readRows, b)
+		want, refErr := collect(readRowsReference, b)
+		// The json.Decoder reader counted a row's nesting from the row, so
+		// it took rows nested deeper than encoding/json allows in the
+		// answer; readRows follows json.Valid there and stops at the row.
+		stricter := err != nil && refErr == nil && !json.Valid(b)
+		if (err == nil) != (refErr == nil) && !stricter {
+			t.Fatalf("readRows(%q) error = %v; the json.Decoder reader's = %v", b, err, refErr)
+		}
+		if stricter {
+			want = want[:min(len(want), len(got))]
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("readRows(%q) rows =\n%+v\nthe json.Decoder reader's =\n%+v", b, got, want)
+		}
+		if err == nil && !json.Valid(b) {
+			t.Errorf("readRows(%q) accepted invalid JSON", b)
+		}
+	})
+}
+
+// FuzzDecodeTargetDoc_fast checks that the one-pass decoder, whenever it
+// takes a doc, decodes it exactly as the general walker does.
+func FuzzDecodeTargetDoc_fast(f *testing.F) {
+	var docs []json.RawMessage
+	if err := json.Unmarshal(readTestdata(f, "target_docs.json"), &docs); err != nil {
+		f.Fatal(err)
+	}
+	for _, d := range docs {
+		f.Add([]byte(d))
+	}
+	for _, s := range []string{
+		`{"_id":"x","owner":"o","updated_date":1,"targets":[{"id":"a","value":{"pass":1,"total":2}},{"id":"b","value":{"total":-0}}]}`,
+		`{"owner":"o","targets":[{"id":"a","value":{"total":01}},{"id":"é","value":{"total":1.5e2,"total2":3}}],"targets2":[]}`,
+		`{"owner":"o","targets":[{"id":"a","value":{"total":1},"id":"b"}]}`, `{"owner":"o","targets":[]} `, `{}`,
+		`{"owner":"o","targets":[{"value":{"total":123456789012345678},"id":"a"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, slow targetDecoder
+		got, ok := fast.decodeFast(b)
+		if !ok {
+			return
+		}
+		if want := slow.decodeSlow(b); !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeFast(%q) =\n%+v\nthe walker gives\n%+v", b, got, want)
 		}
 	})
 }

@@ -81,54 +81,126 @@ func (r *row) hasDoc() bool {
 // errStopRows, returned by a row callback, ends readRows early without error.
 var errStopRows = errors.New("stop reading rows")
 
-// readRows walks an {"total_rows": …, "offset": …, "rows": [ … ]} answer
-// token by token and hands each row to fn as soon as it is decoded, so that
-// only one row is held at a time. The row and its buffers are reused: fn
-// must copy what it keeps. ctx is checked between rows. A row whose
-// members have unexpected JSON types is skipped. An error from fn is returned
-// as is.
+// readRows reads an {"total_rows": …, "offset": …, "rows": [ … ]} answer
+// and hands each row to fn as soon as it has been read and validated, so
+// that only one row (and one read buffer) is held at a time; see
+// rowscan.go. The row and its buffers are reused: fn must copy what it
+// keeps. ctx is checked between rows. A row that is not an object or whose
+// id or error member is neither a string nor null is skipped. Every byte of
+// the answer is validated as encoding/json would; an error from fn is
+// returned as is.
 func readRows(ctx context.Context, r io.Reader, fn func(*row) error) error {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
+	br := bodyReader{r: r}
+	var s scanner
+	c, err := br.skipSpace()
+	if err != nil {
+		return decodeErr(err)
 	}
+	if c != '{' {
+		return unexpectedStart(&br, &s)
+	}
+	br.pos++
 	sawRows := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for first := true; ; first = false {
+		c, err := br.skipSpace()
 		if err != nil {
 			return decodeErr(err)
 		}
-		if name, _ := tok.(string); name != "rows" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return decodeErr(err)
-			}
-			continue
+		if c == '}' && first {
+			br.pos++
+			break
 		}
-		sawRows = true
-		tok, err = dec.Token()
+		if c != '"' {
+			return decodeErr(syntaxError(c, "looking for beginning of object key string"))
+		}
+		end, err := br.scanValue(&s, 1, nil)
 		if err != nil {
 			return decodeErr(err)
 		}
-		if tok == nil {
-			continue // "rows": null, as no rows
+		isRows := string(memberName(br.buf[br.pos+1:end-1])) == "rows"
+		br.pos = end
+		if c, err = br.skipSpace(); err != nil {
+			return decodeErr(err)
 		}
-		if d, ok := tok.(json.Delim); !ok || d != '[' {
-			return fmt.Errorf("decode rows: rows is %v, not an array", tok)
+		if c != ':' {
+			return decodeErr(syntaxError(c, "after object key"))
 		}
-		// One buffer is reused from row to row; fn must copy what it keeps.
-		var (
-			buf json.RawMessage
-			rw  row
-		)
-		for dec.More() {
-			buf = buf[:0]
-			if err := dec.Decode(&buf); err != nil {
+		br.pos++
+		if _, err := br.skipSpace(); err != nil {
+			return decodeErr(err)
+		}
+		if isRows {
+			sawRows = true
+			if err := readRowsArray(ctx, &br, &s, fn); err != nil {
+				return err
+			}
+		} else {
+			end, err := br.scanValue(&s, 1, nil)
+			if err != nil {
 				return decodeErr(err)
 			}
-			if !rw.parse(buf) {
-				continue // not a row's shape
-			}
+			br.pos = end
+		}
+		if c, err = br.skipSpace(); err != nil {
+			return decodeErr(err)
+		}
+		if c == '}' {
+			br.pos++
+			break
+		}
+		if c != ',' {
+			return decodeErr(syntaxError(c, "after object key:value pair"))
+		}
+		br.pos++
+	}
+	if _, err := br.skipSpace(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return decodeErr(err)
+		}
+		return errors.New("decode rows: data after the answer")
+	}
+	if !sawRows {
+		return errors.New("decode rows: the answer has no rows")
+	}
+	return nil
+}
+
+// readRowsArray reads the value of "rows" at br.pos: an array of rows, or
+// null for none.
+func readRowsArray(ctx context.Context, br *bodyReader, s *scanner, fn func(*row) error) error {
+	if c := br.buf[br.pos]; c != '[' {
+		end, err := br.scanValue(s, 1, nil)
+		if err != nil {
+			return decodeErr(err)
+		}
+		v := br.buf[br.pos:end]
+		br.pos = end
+		if string(v) == "null" {
+			return nil // "rows": null, as no rows
+		}
+		return fmt.Errorf("decode rows: rows is %v, not an array", token(v))
+	}
+	br.pos++
+	c, err := br.skipSpace()
+	if err != nil {
+		return decodeErr(err)
+	}
+	if c == ']' {
+		br.pos++
+		return nil
+	}
+	var (
+		rw    row
+		spans rowSpans
+	)
+	for {
+		end, err := br.scanValue(s, 2, &spans)
+		if err != nil {
+			return decodeErr(err)
+		}
+		ok := rw.fromSpans(br.buf, br.pos, end, &spans)
+		br.pos = end
+		if ok {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -136,20 +208,94 @@ func readRows(ctx context.Context, r io.Reader, fn func(*row) error) error {
 				return err
 			}
 		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return err
+		if c, err = br.skipSpace(); err != nil {
+			return decodeErr(err)
+		}
+		switch c {
+		case ']':
+			br.pos++
+			return nil
+		case ',':
+			br.pos++
+			if _, err := br.skipSpace(); err != nil {
+				return decodeErr(err)
+			}
+		default:
+			return decodeErr(syntaxError(c, "after array element"))
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return err
+}
+
+// fromSpans fills r from the row buf[start:end] whose members the scanner
+// recorded in spans. It reports false, as parse does, when the row is not
+// an object or its id or error is neither a string nor null.
+func (r *row) fromSpans(buf []byte, start, end int, spans *rowSpans) bool {
+	if buf[start] != '{' {
+		return false
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("decode rows: data after the answer")
+	if spans.walk {
+		return r.parse(buf[start:end])
 	}
-	if !sawRows {
-		return errors.New("decode rows: the answer has no rows")
+	*r = row{}
+	get := func(f rowField) []byte {
+		if at := spans.at[f]; at[0] >= 0 {
+			return buf[at[0]:at[1]]
+		}
+		return nil
 	}
-	return nil
+	if v := get(fieldID); v != nil && !isNull(v) {
+		id, ok := jsonString(v)
+		if !ok {
+			return false
+		}
+		r.ID = id
+	}
+	r.Key = get(fieldKey)
+	if v := get(fieldValue); v != nil {
+		r.Deleted = isObject(v) && deletedValue(v)
+	}
+	r.Doc = get(fieldDoc)
+	if v := get(fieldError); v != nil && !isNull(v) {
+		e, ok := jsonString(v)
+		if !ok {
+			return false
+		}
+		r.Error = e
+	}
+	return true
+}
+
+// unexpectedStart is the error for an answer that does not start with '{'.
+func unexpectedStart(br *bodyReader, s *scanner) error {
+	c := br.buf[br.pos]
+	if c == '[' {
+		return errors.New(`decode rows: got [, want "{"`)
+	}
+	end, err := br.scanValue(s, 0, nil)
+	if err != nil {
+		return decodeErr(err)
+	}
+	return fmt.Errorf("decode rows: got %v, want %q", token(br.buf[br.pos:end]), "{")
+}
+
+// token renders a scalar JSON value or the first byte of a container the
+// way a json.Decoder token prints.
+func token(v []byte) any {
+	switch v[0] {
+	case '{', '[':
+		return string(v[:1])
+	case '"':
+		s, _ := jsonString(v)
+		return s
+	case 't':
+		return true
+	case 'f':
+		return false
+	case 'n':
+		return nil
+	}
+	f, _ := strconv.ParseFloat(string(v), 64)
+	return f
 }
 
 // decodeErr wraps a decoding error; the end of the body inside the answer
@@ -159,17 +305,6 @@ func decodeErr(err error) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("decode rows: %w", err)
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return decodeErr(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("decode rows: got %v, want %q", tok, string(want))
-	}
-	return nil
 }
 
 // scan describes a paged read of _all_docs or a view.
@@ -183,6 +318,9 @@ type scan struct {
 	// view pages with startkey + startkey_docid, because view keys repeat.
 	// _all_docs ids are unique, so startkey alone is enough there.
 	view bool
+	// next, when set (_all_docs only), stops the scan after its first page
+	// and receives the id the next page starts at ("" when there is none).
+	next *string
 }
 
 // scan reads every row of s, page by page, following the CouchDB pagination
@@ -279,9 +417,14 @@ func (c *Client) scan(ctx context.Context, s scan, emit func(*row) error) error 
 		if !hasNext {
 			return nil
 		}
+		if s.next != nil && !s.view {
+			*s.next = nextID
+			return nil
+		}
 		if nextID == firstID && bytes.Equal(nextKey, firstKey) {
 			return fmt.Errorf("cht: %s: paging made no progress at id %q", s.op, nextID)
 		}
+		sentKey, sentID, sentSkip := startKey, startID, skip
 		if s.view {
 			startKey, startID = nextKey, nextID
 			skip = 0
@@ -290,6 +433,12 @@ func (c *Client) scan(ctx context.Context, s scan, emit func(*row) error) error 
 			}
 		} else {
 			startKey = encodeJSONString(nextID)
+		}
+		// A server that ignores startkey (a proxy dropping the query, a
+		// broken rewrite) answers the same page again: asking the same
+		// page again would never end.
+		if page > 0 && bytes.Equal(startKey, sentKey) && (!s.view || (skipMode && skip == sentSkip) || (!skipMode && startID == sentID)) {
+			return fmt.Errorf("cht: %s: paging made no progress at id %q (does the server ignore startkey?)", s.op, nextID)
 		}
 	}
 }

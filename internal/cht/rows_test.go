@@ -131,3 +131,50 @@ func TestHelpers(t *testing.T) {
 		t.Errorf("describe(long) = %q", got)
 	}
 }
+
+// A row may be large, but not endless: past maxValueSize the answer is
+// refused instead of buffered.
+func TestReadRows_rowSize(t *testing.T) {
+	big := `{"rows":[{"id":"a","doc":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}]}`
+	n := 0
+	if err := readRows(context.Background(), strings.NewReader(big), func(*row) error { n++; return nil }); err != nil || n != 1 {
+		t.Errorf("readRows(1 MiB row) = %v after %d rows; want 1 row", err, n)
+	}
+	huge := io.MultiReader(strings.NewReader(`{"rows":[{"id":"a","doc":{"pad":"`), &repeatReader{b: 'x', n: maxValueSize + 1<<20})
+	err := readRows(context.Background(), huge, func(*row) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "decode rows: a row is larger than 16 MiB") {
+		t.Errorf("readRows(17 MiB row) = %v; want a size error", err)
+	}
+}
+
+// repeatReader yields n copies of b.
+type repeatReader struct {
+	b byte
+	n int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n)
+	for i := range k {
+		p[i] = r.b
+	}
+	r.n -= k
+	return k, nil
+}
+
+// Nesting is limited as encoding/json limits it: 10 000 levels in all,
+// the answer's own two included. (The json.Decoder reader counted from
+// each row, so it took an answer json.Valid refuses.)
+func TestReadRows_nesting(t *testing.T) {
+	for _, depth := range []int{maxNesting - 3, maxNesting - 2} {
+		doc := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+		body := `{"rows":[{"id":"a","doc":` + doc + `}]}`
+		err := readRows(context.Background(), strings.NewReader(body), func(*row) error { return nil })
+		if (err == nil) != json.Valid([]byte(body)) {
+			t.Errorf("depth %d: readRows = %v; json.Valid = %v", depth+3, err, json.Valid([]byte(body)))
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 )
@@ -20,37 +22,172 @@ import (
 // "target~<docMonth>~\ufff0" with include_docs. Docs are decoded leniently
 // (see decodeTargetDoc); deleted docs and error rows are skipped. An error
 // from fn stops the read and is returned as is.
+//
+// When the first page is full, the rest of the range is cut at the first
+// hex digit of the owner id (target doc ids are target~<month>~<owner
+// uuid>~<user>) into up to 16 ranges, read and decoded by up to
+// cht.concurrency goroutines at once, each a page ahead at most, and
+// handed to fn in _id order from the calling goroutine.
 func (c *Client) TargetDocs(ctx context.Context, docMonth string, fn func(aggregate.TargetDoc) error) (int, error) {
 	op := "fetch target docs " + docMonth
 	if !validDocMonth(docMonth) {
 		return 0, fmt.Errorf("cht: %s: month must look like 2024-06", op)
 	}
 	prefix := "target~" + docMonth + "~"
-	params := url.Values{}
-	params.Set("include_docs", "true")
-	params.Set("endkey", string(encodeJSONString(prefix+"\ufff0")))
 	n := 0
-	var dec targetDecoder
-	err := c.scan(ctx, scan{
-		op:       op,
-		path:     c.dbEndpoint("_all_docs"),
-		params:   params,
-		startKey: encodeJSONString(prefix),
-	}, func(r *row) error {
-		if !r.hasDoc() {
-			return nil
-		}
-		doc := dec.decode(r.Doc)
-		if doc.ID == "" {
-			doc.ID = r.ID
-		}
+	emit := func(doc aggregate.TargetDoc) error {
 		n++
 		if err := fn(doc); err != nil {
 			return callbackError{err}
 		}
 		return nil
+	}
+	var dec targetDecoder
+	next := ""
+	err := c.scan(ctx, c.targetScan(op, prefix, prefix, "", &next), func(r *row) error {
+		if !r.hasDoc() {
+			return nil
+		}
+		return emit(decodeRow(&dec, r))
 	})
-	return n, err
+	if err != nil || next == "" {
+		return n, err
+	}
+	ranges := splitRange(prefix, next)
+	if len(ranges) == 1 || c.concurrency == 1 {
+		err := c.scan(ctx, c.targetScan(op, prefix, next, "", nil), func(r *row) error {
+			if !r.hasDoc() {
+				return nil
+			}
+			return emit(decodeRow(&dec, r))
+		})
+		return n, err
+	}
+	return n, c.readRanges(ctx, op, prefix, ranges, emit)
+}
+
+// targetScan is the scan of the month's target docs from start to end
+// (exclusive; "" for the end of the month) and, with next, the first page
+// only.
+func (c *Client) targetScan(op, prefix, start, end string, next *string) scan {
+	params := url.Values{}
+	params.Set("include_docs", "true")
+	if end == "" {
+		params.Set("endkey", string(encodeJSONString(prefix+"\ufff0")))
+	} else {
+		params.Set("endkey", string(encodeJSONString(end)))
+		params.Set("inclusive_end", "false")
+	}
+	return scan{op: op, path: c.dbEndpoint("_all_docs"), params: params, startKey: encodeJSONString(start), next: next}
+}
+
+// decodeRow decodes a row's target doc, taking its id from the row when
+// the doc has none.
+func decodeRow(dec *targetDecoder, r *row) aggregate.TargetDoc {
+	doc := dec.decode(r.Doc)
+	if doc.ID == "" {
+		doc.ID = r.ID
+	}
+	return doc
+}
+
+// idRange is a range of doc ids, [start, end); end "" is the end of the
+// month.
+type idRange struct{ start, end string }
+
+// splitRange cuts the ids from start to the end of the month at prefix+d
+// for every hex digit d that sorts after start.
+func splitRange(prefix, start string) []idRange {
+	var cuts []string
+	for _, d := range "123456789abcdef" {
+		if b := prefix + string(d); b > start {
+			cuts = append(cuts, b)
+		}
+	}
+	out := make([]idRange, 0, len(cuts)+1)
+	for _, cut := range cuts {
+		out = append(out, idRange{start, cut})
+		start = cut
+	}
+	return append(out, idRange{start, ""})
+}
+
+// readRanges reads ranges concurrently and hands their docs to emit in
+// order. Each range is paged by one goroutine, at most c.concurrency at
+// once, which decodes a page ahead of emit at most.
+func (c *Client) readRanges(ctx context.Context, op, prefix string, ranges []idRange, emit func(aggregate.TargetDoc) error) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make([]chan []aggregate.TargetDoc, len(ranges))
+	errs := make([]error, len(ranges))
+	for k := range pages {
+		pages[k] = make(chan []aggregate.TargetDoc, 1)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, c.concurrency)
+	wg.Go(func() {
+		for k, rg := range ranges {
+			select {
+			case sem <- struct{}{}:
+			case <-rctx.Done():
+				for j := k; j < len(ranges); j++ {
+					errs[j] = fmt.Errorf("cht: %s: %w", op, rctx.Err())
+					close(pages[j])
+				}
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				defer close(pages[k])
+				var dec targetDecoder
+				page := make([]aggregate.TargetDoc, 0, c.pageSize)
+				send := func() error {
+					select {
+					case pages[k] <- page:
+						page = make([]aggregate.TargetDoc, 0, c.pageSize)
+						return nil
+					case <-rctx.Done():
+						return rctx.Err()
+					}
+				}
+				err := c.scan(rctx, c.targetScan(op, prefix, rg.start, rg.end, nil), func(r *row) error {
+					if !r.hasDoc() {
+						return nil
+					}
+					page = append(page, decodeRow(&dec, r))
+					if len(page) == cap(page) {
+						if err := send(); err != nil {
+							return callbackError{err}
+						}
+					}
+					return nil
+				})
+				if err == nil && len(page) > 0 {
+					err = send()
+				}
+				errs[k] = err
+			})
+		}
+	})
+	for k := range ranges {
+		for page := range pages[k] {
+			for _, doc := range page {
+				if err := emit(doc); err != nil {
+					cancel()
+					if cb, ok := errors.AsType[callbackError](err); ok {
+						return cb.err // fn's error, as is
+					}
+					return err
+				}
+			}
+		}
+		if err := errs[k]; err != nil {
+			cancel()
+			return err
+		}
+	}
+	return nil
 }
 
 // validDocMonth reports whether m is YYYY-MM with a month 01–12.
@@ -82,12 +219,24 @@ func decodeTargetDoc(raw json.RawMessage) aggregate.TargetDoc {
 // targetDecoder decodes the target docs of one read. It shares target id
 // strings across docs and sizes each doc's Targets like the previous doc's.
 type targetDecoder struct {
-	ids  interner
-	hint int
+	ids   interner
+	hint  int
+	prev  []string           // the previous doc's target ids, by position
+	arena []aggregate.Target // see take
 }
 
+// decode decodes one doc: in one pass when it has the usual shape (see
+// decodeFast), else with the general walker, which gives the same result
+// for the usual shape (FuzzDecodeTargetDoc_fast checks it).
 func (d *targetDecoder) decode(raw []byte) aggregate.TargetDoc {
-	var doc aggregate.TargetDoc
+	if doc, ok := d.decodeFast(raw); ok {
+		return doc
+	}
+	return d.decodeSlow(raw)
+}
+
+// decodeSlow decodes any doc with the general walker.
+func (d *targetDecoder) decodeSlow(raw []byte) aggregate.TargetDoc {
 	var idV, ownerV, updatedV, targetsV []byte // nil: absent
 	it := members(raw)
 	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
@@ -103,9 +252,15 @@ func (d *targetDecoder) decode(raw []byte) aggregate.TargetDoc {
 		}
 	}
 	if it.bad {
-		doc.Malformed = "doc is not an object"
-		return doc
+		return aggregate.TargetDoc{Malformed: "doc is not an object"}
 	}
+	return d.assemble(idV, ownerV, updatedV, targetsV, nil, false)
+}
+
+// assemble builds the doc from its members' raw values. When decoded is
+// true, targets are the already decoded entries of targetsV, an array.
+func (d *targetDecoder) assemble(idV, ownerV, updatedV, targetsV []byte, targets []aggregate.Target, decoded bool) aggregate.TargetDoc {
+	var doc aggregate.TargetDoc
 	doc.ID, _ = jsonString(idV)
 	var problems []string
 	switch owner, ok := jsonString(ownerV); {
@@ -120,6 +275,9 @@ func (d *targetDecoder) decode(raw []byte) aggregate.TargetDoc {
 	}
 	doc.UpdatedDate = updatedDate(updatedV)
 	switch {
+	case decoded:
+		d.hint = len(targets)
+		doc.Targets = targets
 	case len(targetsV) == 0 || isNull(targetsV):
 		problems = append(problems, "targets is missing")
 	case !isArray(targetsV):
@@ -137,8 +295,355 @@ func (d *targetDecoder) decode(raw []byte) aggregate.TargetDoc {
 		d.hint = len(targets)
 		doc.Targets = targets
 	}
-	doc.Malformed = strings.Join(problems, "; ")
+	if len(problems) > 0 {
+		doc.Malformed = strings.Join(problems, "; ")
+	}
 	return doc
+}
+
+// decodeFast decodes a doc of the usual shape in one pass: an object whose
+// member names have no escapes and appear once, whose targets (when an
+// array) hold only objects {"id": "<plain string>", "value": {"total":
+// <finite number>, …}, …} with each name once. For anything else it
+// reports false and the general walker decides.
+func (d *targetDecoder) decodeFast(b []byte) (aggregate.TargetDoc, bool) {
+	var idV, ownerV, updatedV, targetsV []byte
+	var targets []aggregate.Target
+	decoded := false
+	var seen [4]bool
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return aggregate.TargetDoc{}, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			name, j, ok := fastName(b, i)
+			if !ok {
+				return aggregate.TargetDoc{}, false
+			}
+			i = j
+			slot := -1
+			switch string(name) {
+			case "_id":
+				slot = 0
+			case "owner":
+				slot = 1
+			case "updated_date":
+				slot = 2
+			case "targets":
+				slot = 3
+			}
+			if slot >= 0 {
+				if seen[slot] {
+					return aggregate.TargetDoc{}, false
+				}
+				seen[slot] = true
+			}
+			if slot == 3 && i < len(b) && b[i] == '[' {
+				targets, i, ok = d.fastTargets(b, i)
+				if !ok {
+					return aggregate.TargetDoc{}, false
+				}
+				decoded = true
+			} else {
+				e := valueEnd(b, i)
+				if e < 0 {
+					return aggregate.TargetDoc{}, false
+				}
+				switch slot {
+				case 0:
+					idV = b[i:e]
+				case 1:
+					ownerV = b[i:e]
+				case 2:
+					updatedV = b[i:e]
+				case 3:
+					targetsV = b[i:e]
+				}
+				i = e
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return aggregate.TargetDoc{}, false
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return aggregate.TargetDoc{}, false
+			}
+			i = skipWS(b, i+1)
+		}
+	}
+	if skipWS(b, i) != len(b) {
+		return aggregate.TargetDoc{}, false
+	}
+	return d.assemble(idV, ownerV, updatedV, targetsV, targets, decoded), true
+}
+
+// fastName reads a member name without escapes at b[i] and the colon
+// after it, and returns the name and the index of the value.
+func fastName(b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	j := i + 1
+	for j < len(b) && b[j] != '"' {
+		if b[j] == '\\' {
+			return nil, 0, false
+		}
+		j++
+	}
+	if j >= len(b) {
+		return nil, 0, false
+	}
+	name := b[i+1 : j]
+	j = skipWS(b, j+1)
+	if j >= len(b) || b[j] != ':' {
+		return nil, 0, false
+	}
+	return name, skipWS(b, j+1), true
+}
+
+// fastTargets decodes the targets array at b[i] == '[' when every entry
+// has the usual shape; it returns the entries and the index after the
+// array.
+func (d *targetDecoder) fastTargets(b []byte, i int) ([]aggregate.Target, int, bool) {
+	n := max(d.hint, 4)
+	targets := d.take(n)
+	done := func(end int) ([]aggregate.Target, int, bool) {
+		if cap(targets) == n { // still in the arena: keep what it used
+			d.arena = d.arena[:len(d.arena)+len(targets)]
+		}
+		return targets[:len(targets):len(targets)], end, true
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return done(i + 1)
+	}
+	for {
+		if i >= len(b) || b[i] != '{' {
+			return nil, 0, false
+		}
+		i = skipWS(b, i+1)
+		var id string
+		total, haveID, haveValue := 0.0, false, false
+		for {
+			name, j, ok := fastName(b, i)
+			if !ok {
+				return nil, 0, false
+			}
+			i = j
+			switch string(name) {
+			case "id":
+				if haveID || i >= len(b) || b[i] != '"' {
+					return nil, 0, false
+				}
+				e := i + 1
+				for e < len(b) && b[e] != '"' && b[e] != '\\' && b[e] >= 0x20 {
+					e++
+				}
+				if e >= len(b) || b[e] != '"' || e == i+1 {
+					return nil, 0, false
+				}
+				id, ok = d.targetID(len(targets), b[i+1:e])
+				if !ok {
+					return nil, 0, false
+				}
+				haveID = true
+				i = e + 1
+			case "value":
+				if haveValue {
+					return nil, 0, false
+				}
+				total, i, ok = fastValue(b, i)
+				if !ok {
+					return nil, 0, false
+				}
+				haveValue = true
+			default:
+				e := valueEnd(b, i)
+				if e < 0 {
+					return nil, 0, false
+				}
+				i = e
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return nil, 0, false
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return nil, 0, false
+			}
+			i = skipWS(b, i+1)
+		}
+		if !haveID || !haveValue {
+			return nil, 0, false
+		}
+		targets = append(targets, aggregate.Target{ID: id, Total: total})
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return nil, 0, false
+		}
+		if b[i] == ']' {
+			return done(i + 1)
+		}
+		if b[i] != ',' {
+			return nil, 0, false
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// arenaTargets is the number of entries per arena block: the entries of
+// about 200 docs of 20 targets share one allocation.
+const arenaTargets = 4096
+
+// take returns an empty slice of capacity n carved from the arena, so that
+// docs' entries do not cost an allocation each. Appending past n moves the
+// entries out of the arena.
+func (d *targetDecoder) take(n int) []aggregate.Target {
+	if cap(d.arena)-len(d.arena) < n {
+		d.arena = make([]aggregate.Target, 0, max(arenaTargets, n))
+	}
+	at := len(d.arena)
+	return d.arena[at:at:at+n]
+}
+
+// targetID returns the string of the target id raw (plain, not empty) at
+// position pos of a doc's targets: the previous doc's id at that position
+// when equal, else the interned string.
+func (d *targetDecoder) targetID(pos int, raw []byte) (string, bool) {
+	if pos < len(d.prev) && d.prev[pos] == string(raw) {
+		return d.prev[pos], true // valid: it was checked when first seen
+	}
+	if !utf8.Valid(raw) {
+		return "", false
+	}
+	if d.ids == nil {
+		d.ids = interner{}
+	}
+	s, ok := d.ids[string(raw)]
+	if !ok {
+		s = string(raw)
+		if len(d.ids) < 4096 {
+			d.ids[s] = s
+		}
+	}
+	switch {
+	case pos < len(d.prev):
+		d.prev[pos] = s
+	case pos == len(d.prev) && pos < 256:
+		d.prev = append(d.prev, s)
+	}
+	return s, true
+}
+
+// fastValue reads {"total": <finite number>, …} at b[i], each name once,
+// and returns the total and the index after the object.
+func fastValue(b []byte, i int) (float64, int, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return 0, 0, false
+	}
+	i = skipWS(b, i+1)
+	total, have := 0.0, false
+	for {
+		name, j, ok := fastName(b, i)
+		if !ok {
+			return 0, 0, false
+		}
+		i = j
+		e := numberEnd(b, i)
+		if e < 0 {
+			if e = valueEnd(b, i); e < 0 {
+				return 0, 0, false
+			}
+		}
+		if string(name) == "total" {
+			if have {
+				return 0, 0, false
+			}
+			total, ok = fastNumber(b[i:e])
+			if !ok {
+				return 0, 0, false
+			}
+			have = true
+		}
+		i = skipWS(b, e)
+		if i >= len(b) {
+			return 0, 0, false
+		}
+		if b[i] == '}' {
+			if !have {
+				return 0, 0, false
+			}
+			return total, i + 1, true
+		}
+		if b[i] != ',' {
+			return 0, 0, false
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// numberEnd returns the index after the number-like bytes at b[i], or -1
+// when b[i] cannot start a number.
+func numberEnd(b []byte, i int) int {
+	if i >= len(b) || b[i] != '-' && (b[i] < '0' || b[i] > '9') {
+		return -1
+	}
+	j := i + 1
+	for j < len(b) {
+		switch c := b[j]; {
+		case c >= '0' && c <= '9', c == '.', c == 'e', c == 'E', c == '+', c == '-':
+			j++
+			continue
+		}
+		break
+	}
+	return j
+}
+
+// fastNumber reads a finite JSON number; small integers without calling
+// strconv.
+func fastNumber(raw []byte) (float64, bool) {
+	if len(raw) > 0 && len(raw) <= 15 {
+		neg := raw[0] == '-'
+		digits := raw
+		if neg {
+			digits = raw[1:]
+		}
+		if len(digits) > 0 && (digits[0] != '0' || len(digits) == 1) {
+			n := int64(0)
+			ok := true
+			for _, c := range digits {
+				if c < '0' || c > '9' {
+					ok = false
+					break
+				}
+				n = n*10 + int64(c-'0')
+			}
+			if ok {
+				if neg {
+					if n == 0 {
+						return math.Copysign(0, -1), true
+					}
+					n = -n
+				}
+				return float64(n), true
+			}
+		}
+	}
+	f, err := jsonNumber(raw)
+	return f, err == nil
 }
 
 // target decodes one entry of a target doc's targets array.
@@ -234,8 +739,8 @@ func jsonNumber(raw []byte) (float64, error) {
 // updatedDate reads updated_date (ms since the epoch); 0 when absent or not
 // a number.
 func updatedDate(raw []byte) int64 {
-	f, err := jsonNumber(raw)
-	if err != nil || f < math.MinInt64 || f >= math.MaxInt64 {
+	f, ok := fastNumber(raw)
+	if !ok || f < math.MinInt64 || f >= math.MaxInt64 {
 		return 0
 	}
 	return int64(f)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 )
@@ -126,10 +127,11 @@ func TestValidDocMonth(t *testing.T) {
 func putTargetDocs(f *fakeCouch, month string, n int) []string {
 	var ids []string
 	for i := range n {
-		id := fmt.Sprintf("target~%s~chw%02d~org.couchdb.user:u%02d", month, i, i)
+		// Owners that do not start with a hex digit: read in one range.
+		id := fmt.Sprintf("target~%s~p%02d~org.couchdb.user:u%02d", month, i, i)
 		ids = append(ids, id)
 		f.put(id, map[string]any{
-			"_id": id, "type": "target", "owner": fmt.Sprintf("chw%02d", i), "updated_date": 1718236800000 + i,
+			"_id": id, "type": "target", "owner": fmt.Sprintf("p%02d", i), "updated_date": 1718236800000 + i,
 			"targets": []any{map[string]any{"id": "births-this-month", "value": map[string]any{"pass": i, "total": i}}},
 		})
 	}
@@ -283,4 +285,127 @@ func TestClient_TargetDocs_errors(t *testing.T) {
 			t.Errorf("fn called %d times after cancel; want 2", calls)
 		}
 	})
+}
+
+// putUUIDTargetDocs stores n target docs of owners with random-looking
+// UUID ids, as CHT's, and returns their ids in _id order.
+func putUUIDTargetDocs(f *fakeCouch, month string, n int) []string {
+	var ids []string
+	for i := range n {
+		owner := fmt.Sprintf("%08x-0000-4000-8000-%012d", uint32(i)*2654435761, i)
+		id := fmt.Sprintf("target~%s~%s~org.couchdb.user:u%d", month, owner, i)
+		ids = append(ids, id)
+		f.put(id, map[string]any{"_id": id, "owner": owner, "targets": []any{
+			map[string]any{"id": "births-this-month", "value": map[string]any{"total": i}}}})
+	}
+	f.put("target~2024-06", map[string]any{"owner": "x"})         // before the range
+	f.put("target~2024-06~\ufff0x", map[string]any{"owner": "x"}) // after it
+	f.put("target~2024-07~00000000", map[string]any{"owner": "x"})
+	slices.Sort(ids)
+	return ids
+}
+
+// A month larger than a page is read in ranges cut at the owner id's first
+// hex digit, by at most cht.concurrency requests at once, and handed over
+// in _id order, once each.
+func TestClient_TargetDocs_ranges(t *testing.T) {
+	for _, conc := range []int{1, 3} {
+		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
+			f := newFakeCouch(t)
+			f.delay = 2 * time.Millisecond
+			want := putUUIDTargetDocs(f, "2024-06", 300)
+			cfg := testConfig()
+			cfg.PageSize, cfg.Concurrency = 16, conc
+			c, _ := f.start(cfg)
+			var got []string
+			n, err := c.TargetDocs(context.Background(), "2024-06", func(d aggregate.TargetDoc) error {
+				got = append(got, d.ID)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(want) || !slices.Equal(got, want) {
+				t.Fatalf("TargetDocs = %d docs, in order %t; want the %d docs in _id order", n, slices.Equal(got, want), len(want))
+			}
+			if m := int(f.maxInflight.Load()); m > conc || conc > 1 && m < 2 {
+				t.Errorf("%d requests at once; want at most %d (and more than one)", m, conc)
+			}
+			ranges := 0
+			for _, r := range f.requests() {
+				if r.Query.Get("inclusive_end") == "false" {
+					ranges++
+				}
+			}
+			if conc > 1 && ranges < 10 {
+				t.Errorf("%d requests with an exclusive end; want the month cut into ranges", ranges)
+			}
+		})
+	}
+}
+
+// fn's error stops every range reader; cancellation too.
+func TestClient_TargetDocs_rangesStop(t *testing.T) {
+	f := newFakeCouch(t)
+	putUUIDTargetDocs(f, "2024-06", 300)
+	cfg := testConfig()
+	cfg.PageSize, cfg.Concurrency = 8, 4
+	c, _ := f.start(cfg)
+	stop := errors.New("stop here")
+	calls := 0
+	_, err := c.TargetDocs(context.Background(), "2024-06", func(aggregate.TargetDoc) error {
+		calls++
+		if calls == 30 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || calls != 30 {
+		t.Errorf("TargetDocs = %v after %d calls; want fn's error after 30", err, calls)
+	}
+	if n := len(f.requests()); n > 1+8+4 {
+		t.Errorf("%d requests after fn's error at doc 30; want reading to stop", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls = 0
+	_, err = c.TargetDocs(ctx, "2024-06", func(aggregate.TargetDoc) error {
+		calls++
+		if calls == 30 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("TargetDocs after cancel = %v; want context.Canceled", err)
+	}
+}
+
+func TestSplitRange(t *testing.T) {
+	got := splitRange("p~", "p~c3")
+	want := []idRange{{"p~c3", "p~d"}, {"p~d", "p~e"}, {"p~e", "p~f"}, {"p~f", ""}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("splitRange = %q; want %q", got, want)
+	}
+	if got := splitRange("p~", "p~x"); len(got) != 1 || got[0] != (idRange{"p~x", ""}) {
+		t.Errorf("splitRange after f = %q", got)
+	}
+}
+
+// Docs decoded one after the other share an arena block but not entries:
+// growing one doc's Targets leaves the next doc's alone.
+func TestTargetDecoder_arenaDoesNotAlias(t *testing.T) {
+	var dec targetDecoder
+	raw := func(owner string, total int) []byte {
+		return []byte(fmt.Sprintf(`{"owner":%q,"targets":[{"id":"a","value":{"total":%d}},{"id":"b","value":{"total":%d}}]}`, owner, total, total))
+	}
+	first := dec.decode(raw("o1", 1))
+	second := dec.decode(raw("o2", 2))
+	first.Targets = append(first.Targets, aggregate.Target{ID: "x", Total: 99})
+	if second.Targets[0] != (aggregate.Target{ID: "a", Total: 2}) || len(second.Targets) != 2 || cap(second.Targets) != 2 {
+		t.Errorf("second doc's targets = %+v (cap %d) after appending to the first's", second.Targets, cap(second.Targets))
+	}
+	empty := dec.decode([]byte(`{"owner":"o3","targets":[]}`))
+	if empty.Targets == nil || len(empty.Targets) != 0 || cap(empty.Targets) != 0 {
+		t.Errorf("empty targets = %#v (cap %d); want empty, not nil, no capacity", empty.Targets, cap(empty.Targets))
+	}
 }

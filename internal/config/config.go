@@ -36,6 +36,10 @@ type Server struct {
 	// ShutdownTimeout bounds how long a running export may take to finish
 	// when the mediator is stopped.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" json:"shutdown_timeout" validate:"gt=0"`
+	// PullCacheTTL, when positive, keeps a built /dataValueSets answer this
+	// long and serves identical pulls from it; zero (the default) builds
+	// every pull (identical concurrent pulls still share one build).
+	PullCacheTTL time.Duration `mapstructure:"pull_cache_ttl" json:"pull_cache_ttl" validate:"gte=0"`
 }
 
 // CHT is the Community Health Toolkit instance (or its CouchDB) to read from.

@@ -186,6 +186,7 @@ func (c *Client) do(ctx context.Context, op, method string, u *url.URL, body []b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	markIdempotent(req)
 	c.authorize(req)
 
 	start := time.Now()

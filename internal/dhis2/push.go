@@ -125,7 +125,7 @@ func (c *Client) PushDataValues(ctx context.Context, values []validate.Value, op
 			res, err = c.pushSync(ctx, u, body)
 		}
 		if err != nil {
-			pe.Err = err
+			pe.Err, pe.NotSent = err, notSent(err)
 			return m.result(), pe
 		}
 		c.log.Debug("dhis2 chunk imported", "chunk", i+1, "chunks", chunks, "status", res.Status,

@@ -9,13 +9,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
 )
 
 // CHTSource is what the service reads from CHT. *cht.Client implements it.
+// TargetDocs and Contacts call fn from one goroutine at a time; TargetDocs
+// hands the docs over in _id order, which keeps each owner's docs together
+// (the service folds them in batches cut between owners, and reads the
+// month again without batching when an owner's docs come apart). The
+// methods may be called concurrently.
 type CHTSource interface {
 	Settings(ctx context.Context) (cht.Settings, error)
 	TargetDocs(ctx context.Context, docMonth string, fn func(aggregate.TargetDoc) error) (int, error)
@@ -37,14 +47,40 @@ type Options struct {
 }
 
 // Service runs previews (and, later, exports) of CHT data as DHIS2 data
-// value sets.
+// value sets. It is safe for concurrent use; concurrent identical builds
+// share one CHT read (see Preview).
 type Service struct {
 	cht    CHTSource
 	dhis2  DHIS2Target
 	locale string
 	now    func() time.Time
 	log    *slog.Logger
+
+	// batchDocs and workers shape the read: target docs are folded in
+	// batches of about batchDocs docs, whose owners are fetched by workers
+	// batches at once (cht.batch_size and cht.concurrency when the source
+	// tells them).
+	batchDocs, workers int
+
+	mu      sync.Mutex
+	flights map[Request]*flight
 }
+
+// tuning is implemented by sources that tell how they fetch owners
+// (*cht.Client does).
+type tuning interface {
+	BatchSize() int
+	Concurrency() int
+}
+
+// Defaults for sources that do not implement tuning (cht.Default's).
+const (
+	defaultBatchDocs = 500
+	defaultWorkers   = 4
+	// batchesAhead bounds the batches read but not yet folded: with
+	// batchDocs docs each, what the read holds beyond the sums.
+	batchesAhead = 8
+)
 
 // New returns a Service reading CHT through src.
 func New(src CHTSource, opts Options) (*Service, error) {
@@ -54,7 +90,12 @@ func New(src CHTSource, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		return nil, errors.New("export: a logger is required")
 	}
-	s := &Service{cht: src, dhis2: opts.DHIS2, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export")}
+	s := &Service{cht: src, dhis2: opts.DHIS2, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export"),
+		batchDocs: defaultBatchDocs, workers: defaultWorkers}
+	if t, ok := src.(tuning); ok {
+		s.batchDocs = max(t.BatchSize(), 1)
+		s.workers = max(t.Concurrency(), 1)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -100,60 +141,303 @@ func IsInputError(err error) bool {
 
 // Preview reads CHT and builds the data value set of req, without calling
 // DHIS2.
+//
+// Concurrent identical requests share one build: the first starts it, the
+// others wait for it, and all get the same result (its slices are shared:
+// treat them as read-only). The build runs detached from any one caller
+// (keeping the first caller's context values, such as its orchestration
+// recorder) and is canceled when every caller waiting for it has gone.
 func (s *Service) Preview(ctx context.Context, req Request) (*Preview, error) {
+	return s.shared(ctx, req, func(ctx context.Context) (*Preview, error) { return s.build(ctx, req) })
+}
+
+// flight is one build shared by concurrent identical requests.
+type flight struct {
+	done    chan struct{}
+	cancel  context.CancelFunc
+	waiters int
+	res     *Preview
+	err     error
+}
+
+// shared runs build once for all concurrent calls with the same req.
+func (s *Service) shared(ctx context.Context, req Request, build func(context.Context) (*Preview, error)) (*Preview, error) {
+	s.mu.Lock()
+	if s.flights == nil {
+		s.flights = make(map[Request]*flight)
+	}
+	f, ok := s.flights[req]
+	if !ok {
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		s.flights[req] = f
+		go func() {
+			defer close(f.done)
+			defer cancel()
+			defer s.forget(req, f)
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.Error("panic while building a data value set", "data_set", req.DataSet,
+						"period", req.Period.Period(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					f.err = fmt.Errorf("build %s %s: panic: %v", req.DataSet, req.Period, r)
+				}
+			}()
+			f.res, f.err = build(fctx)
+		}()
+	}
+	f.waiters++
+	s.mu.Unlock()
+
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, f.err
+		}
+		p := *f.res
+		return &p, nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		f.waiters--
+		if f.waiters == 0 {
+			f.cancel()
+			if s.flights[req] == f {
+				delete(s.flights, req)
+			}
+		}
+		s.mu.Unlock()
+		return nil, fmt.Errorf("build %s %s: %w", req.DataSet, req.Period, context.Cause(ctx))
+	}
+}
+
+// forget removes f so that later calls start a new build.
+func (s *Service) forget(req Request, f *flight) {
+	s.mu.Lock()
+	if s.flights[req] == f {
+		delete(s.flights, req)
+	}
+	s.mu.Unlock()
+}
+
+// waiting returns the number of callers waiting for the build of req (for
+// tests).
+func (s *Service) waiting(req Request) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.flights[req]; ok {
+		return f.waiters
+	}
+	return 0
+}
+
+// build reads CHT and builds the data value set of req.
+func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 	op := fmt.Sprintf("build %s %s", req.DataSet, req.Period)
 	settings, err := s.cht.Settings(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read CHT settings: %w", op, err)
 	}
-	b, err := aggregate.NewBuilder(aggregate.Options{
-		DataSet:  req.DataSet,
-		OrgUnit:  req.OrgUnit,
-		Children: req.Children,
-	}, settings.DataSets, settings.Targets)
+	opts := aggregate.Options{DataSet: req.DataSet, OrgUnit: req.OrgUnit, Children: req.Children}
+	b, err := aggregate.NewBuilder(opts, settings.DataSets, settings.Targets)
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
-	if err := s.cht.Contacts(ctx, func(c aggregate.Contact) error {
-		b.AddContact(c)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("%s: read CHT contacts: %w", op, err)
+	docs, owners, err := s.readMonth(ctx, op, req, b)
+	if errors.Is(err, aggregate.ErrOwnerSplit) {
+		// The source handed over an owner's docs apart (not in _id order,
+		// or owners that differ from the ids): read again, keeping every
+		// owner until the end.
+		s.log.Warn("target docs of one owner are not together in _id order; reading the month again without batching",
+			"data_set", req.DataSet, "period", req.Period.Period(), "err", err)
+		if b, err = aggregate.NewBuilder(opts, settings.DataSets, settings.Targets); err != nil {
+			return nil, &InputError{Err: err}
+		}
+		docs, owners, err = s.readMonthWhole(ctx, op, req, b)
 	}
-	docs, err := s.cht.TargetDocs(ctx, req.Period.DocMonth(), func(d aggregate.TargetDoc) error {
-		b.AddTargetDoc(d)
-		return nil
-	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: read CHT target docs %s: %w", op, req.Period.DocMonth(), err)
+		return nil, err
 	}
-	ownerIDs := b.OwnerIDs()
-	owners, err := s.cht.Owners(ctx, ownerIDs)
-	if err != nil {
-		return nil, fmt.Errorf("%s: read CHT owners: %w", op, err)
-	}
-	res := b.Result(owners)
-	if req.OrgUnit != "" && len(res.DataValues) == 0 {
-		return nil, &InputError{Err: fmt.Errorf("org unit %q is not mapped on any CHT contact for data set %q", req.OrgUnit, req.DataSet)}
-	}
-	s.log.Info("built data value set", "data_set", req.DataSet, "period", req.Period.Period(),
-		"target_docs", docs, "owners", len(ownerIDs), "data_values", len(res.DataValues), "problems", len(res.Problems))
-
 	set := DataValueSet{
 		DataSet:      req.DataSet,
 		CompleteDate: s.now().Format(time.DateOnly),
 		Period:       req.Period.Period(),
-		DataValues:   make([]DataValue, 0, len(res.DataValues)),
 	}
-	for _, dv := range res.DataValues {
-		set.DataValues = append(set.DataValues, wireValue(dv, set.Period))
+	// The values go straight into their wire form: one copy of the result.
+	res := b.ResultTo(nil, func(n int) { set.DataValues = make([]DataValue, 0, n) },
+		func(dv aggregate.DataValue) { set.DataValues = append(set.DataValues, wireValue(dv, set.Period)) })
+	if req.OrgUnit != "" && len(set.DataValues) == 0 {
+		return nil, &InputError{Err: fmt.Errorf("org unit %q is not mapped on any CHT contact for data set %q", req.OrgUnit, req.DataSet)}
 	}
+	s.log.Info("built data value set", "data_set", req.DataSet, "period", req.Period.Period(),
+		"target_docs", docs, "owners", owners, "data_values", len(set.DataValues), "problems", len(res.Problems))
+
 	if req.HumanReadable {
 		if err := s.label(ctx, &set, settings, res); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 	}
 	return &Preview{Set: set, Problems: res.Problems, Warnings: settings.Warnings, Stats: res.Stats}, nil
+}
+
+// docBatch is a run of the month's target docs, cut between two owners,
+// with the owners it needs.
+type docBatch struct {
+	docs   []aggregate.TargetDoc
+	ids    []string // distinct owners, sorted
+	owners []aggregate.Owner
+	err    error
+	done   chan struct{} // closed once owners (or err) are set
+}
+
+// readMonth streams the month into b: the contacts view and the target docs
+// are read at once, the docs cut into batches between owners, each batch's
+// owners fetched by s.workers goroutines while later docs are read, and
+// the batches folded into b in _id order from one goroutine (b is not safe
+// for concurrent use), each flushed as soon as its owners are in. Memory
+// holds the sums and at most batchesAhead batches, whatever the month's
+// size. It returns the number of docs and owners.
+func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggregate.Builder) (int, int, error) {
+	month := req.Period.DocMonth()
+	g, gctx := errgroup.WithContext(ctx)
+
+	contacts := make(chan aggregate.Contact, 1024)
+	g.Go(func() error {
+		defer close(contacts)
+		err := s.cht.Contacts(gctx, func(c aggregate.Contact) error {
+			select {
+			case contacts <- c:
+				return nil
+			case <-gctx.Done():
+				return context.Cause(gctx)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("%s: read CHT contacts: %w", op, err)
+		}
+		return nil
+	})
+
+	batches := make(chan *docBatch, batchesAhead) // in order, to the fold
+	jobs := make(chan *docBatch, batchesAhead)    // to the owner workers
+	var docs int
+	g.Go(func() error {
+		defer close(jobs)
+		defer close(batches)
+		cur := make([]aggregate.TargetDoc, 0, s.batchDocs)
+		send := func() error {
+			bt := &docBatch{docs: cur, ids: ownersOf(cur), done: make(chan struct{})}
+			cur = make([]aggregate.TargetDoc, 0, s.batchDocs)
+			for _, ch := range []chan *docBatch{batches, jobs} {
+				select {
+				case ch <- bt:
+				case <-gctx.Done():
+					return context.Cause(gctx)
+				}
+			}
+			return nil
+		}
+		n, err := s.cht.TargetDocs(gctx, month, func(d aggregate.TargetDoc) error {
+			if len(cur) >= s.batchDocs && d.Owner != cur[len(cur)-1].Owner {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			cur = append(cur, d)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s: read CHT target docs %s: %w", op, month, err)
+		}
+		docs = n
+		if len(cur) > 0 {
+			return send()
+		}
+		return nil
+	})
+
+	for range s.workers {
+		g.Go(func() error {
+			for bt := range jobs {
+				bt.owners, bt.err = s.cht.Owners(gctx, bt.ids)
+				close(bt.done)
+				if bt.err != nil {
+					return fmt.Errorf("%s: read CHT owners: %w", op, bt.err)
+				}
+			}
+			return nil
+		})
+	}
+
+	owners := 0
+	g.Go(func() error {
+		for c := range contacts {
+			b.AddContact(c)
+		}
+		if err := gctx.Err(); err != nil {
+			return context.Cause(gctx)
+		}
+		for bt := range batches {
+			select {
+			case <-bt.done:
+			case <-gctx.Done():
+				return context.Cause(gctx)
+			}
+			if bt.err != nil {
+				return fmt.Errorf("%s: read CHT owners: %w", op, bt.err)
+			}
+			for _, d := range bt.docs {
+				b.AddTargetDoc(d)
+			}
+			if err := b.Flush(bt.owners); err != nil {
+				return err
+			}
+			owners += len(bt.ids)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
+	return docs, owners, nil
+}
+
+// readMonthWhole reads the month into b one step after the other, keeping
+// every owner until the end: for a source whose docs do not come grouped
+// by owner.
+func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b *aggregate.Builder) (int, int, error) {
+	if err := s.cht.Contacts(ctx, func(c aggregate.Contact) error {
+		b.AddContact(c)
+		return nil
+	}); err != nil {
+		return 0, 0, fmt.Errorf("%s: read CHT contacts: %w", op, err)
+	}
+	docs, err := s.cht.TargetDocs(ctx, req.Period.DocMonth(), func(d aggregate.TargetDoc) error {
+		b.AddTargetDoc(d)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: read CHT target docs %s: %w", op, req.Period.DocMonth(), err)
+	}
+	ids := b.OwnerIDs()
+	owners, err := s.cht.Owners(ctx, ids)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: read CHT owners: %w", op, err)
+	}
+	if err := b.Flush(owners); err != nil {
+		return 0, 0, err
+	}
+	return docs, len(ids), nil
+}
+
+// ownersOf returns the distinct non-empty owners of docs, sorted.
+func ownersOf(docs []aggregate.TargetDoc) []string {
+	ids := make([]string, 0, len(docs))
+	for _, d := range docs {
+		if d.Owner != "" {
+			ids = append(ids, d.Owner)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // label rewrites ids into CHT's names, as CHT's humanReadable option does:

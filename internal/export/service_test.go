@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,14 +23,42 @@ type fakeCHT struct {
 	owners       map[string]aggregate.Owner
 	translations map[string]string
 	fail         map[string]error // by method name
-	askedOwners  []string
+
+	mu          sync.Mutex
+	askedOwners []string // every id asked for, in order of the calls
+	calls       map[string]int
+	gate        chan struct{} // when set, TargetDocs waits for it to close
+}
+
+func (f *fakeCHT) called(method string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[method]++
+}
+
+func (f *fakeCHT) count(method string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[method]
 }
 
 func (f *fakeCHT) Settings(context.Context) (cht.Settings, error) {
+	f.called("Settings")
 	return f.settings, f.fail["Settings"]
 }
 
-func (f *fakeCHT) TargetDocs(_ context.Context, month string, fn func(aggregate.TargetDoc) error) (int, error) {
+func (f *fakeCHT) TargetDocs(ctx context.Context, month string, fn func(aggregate.TargetDoc) error) (int, error) {
+	f.called("TargetDocs")
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 	if err := f.fail["TargetDocs"]; err != nil {
 		return 0, err
 	}
@@ -42,6 +71,7 @@ func (f *fakeCHT) TargetDocs(_ context.Context, month string, fn func(aggregate.
 }
 
 func (f *fakeCHT) Contacts(_ context.Context, fn func(aggregate.Contact) error) error {
+	f.called("Contacts")
 	if err := f.fail["Contacts"]; err != nil {
 		return err
 	}
@@ -57,7 +87,10 @@ func (f *fakeCHT) Owners(_ context.Context, ids []string) ([]aggregate.Owner, er
 	if err := f.fail["Owners"]; err != nil {
 		return nil, err
 	}
-	f.askedOwners = ids
+	f.called("Owners")
+	f.mu.Lock()
+	f.askedOwners = append(f.askedOwners, ids...)
+	f.mu.Unlock()
 	var out []aggregate.Owner
 	for _, id := range ids {
 		if o, ok := f.owners[id]; ok {

@@ -102,6 +102,10 @@ type Options struct {
 	// MaxBodyBytes limits request bodies (413 past it); DefaultMaxBodyBytes
 	// when zero or negative.
 	MaxBodyBytes int64
+	// PullCacheTTL, when positive, keeps each built /dataValueSets answer
+	// this long for identical pulls (server.pull_cache_ttl); zero builds
+	// every pull.
+	PullCacheTTL time.Duration
 }
 
 // server holds the handlers' dependencies.
@@ -161,6 +165,7 @@ func build(opts Options) (*server, http.Handler, error) {
 		recorderFor: opts.RecorderFor,
 		maxBody:     opts.MaxBodyBytes,
 		validate:    newValidator(),
+		pulls:       coalescer{ttl: opts.PullCacheTTL, now: time.Now},
 	}
 	if s.now == nil {
 		s.now = time.Now

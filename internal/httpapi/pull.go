@@ -107,10 +107,25 @@ func pullKey(r export.Request) string {
 // values) and is canceled when its last waiting client goes away, so a
 // client that disconnects cancels the work unless another still waits for
 // it. Every waiter gets the same result and the same orchestrations: the
-// calls its answer depended on.
+// calls its answer depended on. (The export service also shares identical
+// builds, so a pull and an export of the same data set and period read CHT
+// once; this layer adds the shared orchestrations and the cache.)
+//
+// With a positive ttl a successful result is kept that long and identical
+// pulls get it, with its orchestrations, without building.
 type coalescer struct {
+	ttl time.Duration
+	now func() time.Time
+
 	mu      sync.Mutex
 	flights map[string]*flight
+	cache   map[string]cachedPull
+}
+
+// cachedPull is a kept result.
+type cachedPull struct {
+	res   flightResult
+	until time.Time
 }
 
 type flight struct {
@@ -139,6 +154,13 @@ func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 // its result, or ctx's error when ctx is done first.
 func (g *coalescer) do(ctx context.Context, key string, fn func(context.Context) (*export.Preview, []openhim.Orchestration, error)) (flightResult, error) {
 	g.mu.Lock()
+	if c, ok := g.cache[key]; ok {
+		if g.now().Before(c.until) {
+			g.mu.Unlock()
+			return flightResult{preview: c.res.preview, orchs: slices.Clone(c.res.orchs)}, nil
+		}
+		delete(g.cache, key)
+	}
 	if g.flights == nil {
 		g.flights = map[string]*flight{}
 	}
@@ -180,11 +202,24 @@ func (g *coalescer) do(ctx context.Context, key string, fn func(context.Context)
 	}
 }
 
-// forget removes f so that later calls start a new build.
+// forget removes f so that later calls start a new build, keeping its
+// result for the ttl when it succeeded.
 func (g *coalescer) forget(key string, f *flight) {
 	g.mu.Lock()
 	if g.flights[key] == f {
 		delete(g.flights, key)
+	}
+	if g.ttl > 0 && f.err == nil && f.res.preview != nil {
+		if g.cache == nil {
+			g.cache = map[string]cachedPull{}
+		}
+		now := g.now()
+		for k, c := range g.cache { // drop what has expired: the cache stays small
+			if !now.Before(c.until) {
+				delete(g.cache, k)
+			}
+		}
+		g.cache[key] = cachedPull{res: f.res, until: now.Add(g.ttl)}
 	}
 	g.mu.Unlock()
 }

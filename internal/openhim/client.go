@@ -129,14 +129,9 @@ func New(cfg config.OpenHIM, hc *http.Client, log *slog.Logger) (*Client, error)
 		return nil, fmt.Errorf("openhim: auth %q: must be basic or token", cfg.Auth)
 	}
 	if hc == nil {
-		tc, err := TLSConfig(cfg)
-		if err != nil {
+		if hc, err = HTTPClient(cfg); err != nil {
 			return nil, err
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = tc
-		tr.MaxIdleConnsPerHost = 2
-		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -152,6 +147,21 @@ func New(cfg config.OpenHIM, hc *http.Client, log *slog.Logger) (*Client, error)
 		now:      time.Now,
 		newSalt:  randomSalt,
 	}, nil
+}
+
+// HTTPClient returns the http.Client New uses when given none: timeout
+// cfg.Timeout, and a transport of its own whose TLS trusts the system roots
+// plus cfg.TLSCAFile, or anything when cfg.TLSInsecureSkipVerify. The
+// caller may wrap its Transport (a circuit breaker) and pass it to New.
+func HTTPClient(cfg config.OpenHIM) (*http.Client, error) {
+	tc, err := TLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	tr.MaxIdleConnsPerHost = 2
+	return &http.Client{Transport: tr, Timeout: cfg.Timeout}, nil
 }
 
 // TLSConfig returns the TLS configuration for core's API: the system roots

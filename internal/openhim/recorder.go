@@ -416,6 +416,9 @@ func (sc *scrubber) query(raw string) string {
 func (sc *scrubber) headers(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
+		if vs == nil {
+			continue // never sent (net/http's Idempotency-Key convention)
+		}
 		ck := http.CanonicalHeaderKey(k)
 		if alwaysRedacted[ck] || sensitiveName(ck) {
 			out[ck] = redacted
