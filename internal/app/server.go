@@ -70,14 +70,15 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}
 	a.live.Store(rt)
 	a.handler, err = httpapi.New(httpapi.Options{
-		URN:         reg.URN,
-		Version:     Version,
-		Exporter:    liveExporter{a},
-		Username:    cfg.Server.Username,
-		Password:    cfg.Server.Password.Reveal(),
-		Health:      a.health,
-		Logger:      log,
-		RecorderFor: recordInto,
+		URN:          reg.URN,
+		Version:      Version,
+		Exporter:     liveExporter{a},
+		Username:     cfg.Server.Username,
+		Password:     cfg.Server.Password.Reveal(),
+		Health:       a.health,
+		Logger:       log,
+		RecorderFor:  recordInto,
+		PullCacheTTL: cfg.Server.PullCacheTTL,
 	})
 	if err != nil {
 		return nil, err

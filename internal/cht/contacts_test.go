@@ -394,3 +394,13 @@ func TestRow_hasDoc(t *testing.T) {
 		}
 	}
 }
+
+// The usual owner doc takes the one-pass path, lineage and all.
+func TestDecodeOwnerFast_usualShape(t *testing.T) {
+	doc := `{"_id":"p","_rev":"1-a","type":"person","name":"CHW","parent":{"_id":"c","parent":{"_id":"h","parent":{"_id":"d"}}},"reported_date":1}`
+	got, ok := decodeOwnerFast("row", []byte(doc))
+	want := aggregate.Owner{ID: "p", Lineage: []string{"c", "h", "d"}}
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Errorf("decodeOwnerFast = %+v, %t; want %+v, true", got, ok, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"reflect"
@@ -229,6 +230,42 @@ func FuzzDecodeTargetDoc_fast(f *testing.F) {
 		}
 		if want := slow.decodeSlow(b); !reflect.DeepEqual(got, want) {
 			t.Fatalf("decodeFast(%q) =\n%+v\nthe walker gives\n%+v", b, got, want)
+		}
+	})
+}
+
+// FuzzDecodeOwner_fast checks that the one-pass owner decoder, whenever it
+// takes a doc, decodes it exactly as the general walker does.
+func FuzzDecodeOwner_fast(f *testing.F) {
+	var docs []json.RawMessage
+	if err := json.Unmarshal(readTestdata(f, "contacts.json"), &docs); err != nil {
+		f.Fatal(err)
+	}
+	for _, d := range docs {
+		f.Add([]byte(d))
+	}
+	deep := `{"_id":"p"}`
+	for i := range 70 {
+		deep = fmt.Sprintf(`{"_id":"a%d","parent":%s}`, i, deep)
+	}
+	for _, s := range []string{
+		`{"_id":"p","type":"person","parent":{"_id":"c","parent":{"_id":"h","parent":{"_id":"d"}}}}`,
+		`{"_id":"p","parent":{"_id":"c","parent":{"_id":"p","parent":{"_id":"d"}}}}`,
+		`{"_id":"p","parent":{"_id":"c","x":[1,{"parent":2}],"parent":null}}`,
+		`{"parent":{"parent":{"_id":"h"},"_id":"c"},"_id":5}`,
+		`{"_id":"p","parent":{"_id":"","parent":{"_id":"d"}}}`,
+		`{"_id":"p","parent":` + deep + `}`,
+		`{"_id":"p","parent":{"_id":"c","parent":{"_id":"c"}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := decodeOwnerFast("row", b)
+		if !ok {
+			return
+		}
+		if want := decodeOwnerSlow("row", b); !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeOwnerFast(%q) =\n%+v\nthe walker gives\n%+v", b, got, want)
 		}
 	})
 }

@@ -1,8 +1,8 @@
 package cht
 
 // The json.Decoder implementation readRows had before the splitter in
-// rowscan.go, kept as the reference for FuzzReadRows_reference and for
-// BenchmarkReadRowsOnly_jsonDecoder.
+// rowscan.go, kept as the reference for FuzzReadRows_reference and
+// BenchmarkDecoders/jsondecoder_walker.
 
 import (
 	"context"

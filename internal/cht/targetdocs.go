@@ -515,7 +515,7 @@ func (d *targetDecoder) take(n int) []aggregate.Target {
 		d.arena = make([]aggregate.Target, 0, max(arenaTargets, n))
 	}
 	at := len(d.arena)
-	return d.arena[at:at:at+n]
+	return d.arena[at : at : at+n]
 }
 
 // targetID returns the string of the target id raw (plain, not empty) at

@@ -57,7 +57,8 @@ type CHT struct {
 	PageSize int `mapstructure:"page_size" json:"page_size" validate:"min=1,max=10000"`
 	// BatchSize is the number of owner ids fetched per _all_docs keys request.
 	BatchSize int `mapstructure:"batch_size" json:"batch_size" validate:"min=1,max=10000"`
-	// Concurrency is the number of owner batches fetched at once.
+	// Concurrency bounds the concurrent reads of one build: owner batches
+	// fetched at once, and target-doc id ranges read at once.
 	Concurrency int `mapstructure:"concurrency" json:"concurrency" validate:"min=1,max=64"`
 	// Locale selects the translations document (messages-<locale>) used to
 	// label data sets in human-readable previews.
