@@ -248,18 +248,13 @@ func decodeOwnerFast(rowID string, b []byte) (aggregate.Owner, bool) {
 				}
 				i = e
 			}
-			i = skipWS(b, i)
-			if i >= len(b) {
+			var end bool
+			if i, end, ok = nextElem(b, i, '}'); !ok {
 				return aggregate.Owner{}, false
 			}
-			if b[i] == '}' {
-				i++
+			if end {
 				break
 			}
-			if b[i] != ',' {
-				return aggregate.Owner{}, false
-			}
-			i = skipWS(b, i+1)
 		}
 	}
 	if skipWS(b, i) != len(b) {
@@ -345,20 +340,16 @@ func fastLineage(b []byte, i int, ids []string, n *int) (int, bool) {
 			}
 			i = e
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
+		var end bool
+		if i, end, ok = nextElem(b, i, '}'); !ok {
 			return 0, false
 		}
-		if b[i] == '}' {
+		if end {
 			if !haveID {
 				return 0, false
 			}
-			return i + 1, true
+			return i, true
 		}
-		if b[i] != ',' {
-			return 0, false
-		}
-		i = skipWS(b, i+1)
 	}
 }
 

@@ -261,3 +261,21 @@ func (in interner) str(raw []byte) (string, bool) {
 	}
 	return jsonString(raw)
 }
+
+// nextElem steps over what follows a member of an object (closer '}') or an
+// element of an array (closer ']'): the separator or the closer, and the
+// blanks around them. end reports that the closer was reached (i is then
+// past it); ok is false for anything else than ',' or closer.
+func nextElem(b []byte, i int, closer byte) (next int, end, ok bool) {
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case closer:
+		return i + 1, true, true
+	case ',':
+		return skipWS(b, i+1), false, true
+	}
+	return i, false, false
+}

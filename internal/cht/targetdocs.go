@@ -365,18 +365,13 @@ func (d *targetDecoder) decodeFast(b []byte) (aggregate.TargetDoc, bool) {
 				}
 				i = e
 			}
-			i = skipWS(b, i)
-			if i >= len(b) {
+			var end bool
+			if i, end, ok = nextElem(b, i, '}'); !ok {
 				return aggregate.TargetDoc{}, false
 			}
-			if b[i] == '}' {
-				i++
+			if end {
 				break
 			}
-			if b[i] != ',' {
-				return aggregate.TargetDoc{}, false
-			}
-			i = skipWS(b, i+1)
 		}
 	}
 	if skipWS(b, i) != len(b) {
@@ -472,34 +467,25 @@ func (d *targetDecoder) fastTargets(b []byte, i int) ([]aggregate.Target, int, b
 				}
 				i = e
 			}
-			i = skipWS(b, i)
-			if i >= len(b) {
+			var end bool
+			if i, end, ok = nextElem(b, i, '}'); !ok {
 				return nil, 0, false
 			}
-			if b[i] == '}' {
-				i++
+			if end {
 				break
 			}
-			if b[i] != ',' {
-				return nil, 0, false
-			}
-			i = skipWS(b, i+1)
 		}
 		if !haveID || !haveValue {
 			return nil, 0, false
 		}
 		targets = append(targets, aggregate.Target{ID: id, Total: total})
-		i = skipWS(b, i)
-		if i >= len(b) {
+		var end, ok bool
+		if i, end, ok = nextElem(b, i, ']'); !ok {
 			return nil, 0, false
 		}
-		if b[i] == ']' {
-			return done(i + 1)
+		if end {
+			return done(i)
 		}
-		if b[i] != ',' {
-			return nil, 0, false
-		}
-		i = skipWS(b, i+1)
 	}
 }
 
@@ -577,20 +563,16 @@ func fastValue(b []byte, i int) (float64, int, bool) {
 			}
 			have = true
 		}
-		i = skipWS(b, e)
-		if i >= len(b) {
+		var end bool
+		if i, end, ok = nextElem(b, e, '}'); !ok {
 			return 0, 0, false
 		}
-		if b[i] == '}' {
+		if end {
 			if !have {
 				return 0, 0, false
 			}
-			return total, i + 1, true
+			return total, i, true
 		}
-		if b[i] != ',' {
-			return 0, 0, false
-		}
-		i = skipWS(b, i+1)
 	}
 }
 
