@@ -107,7 +107,7 @@ func NewExportService(cfg config.Config, log *slog.Logger, withDHIS2 bool) (*exp
 	if err != nil {
 		return nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log, MinReady: cfg.Export.MinReady}
 	if withDHIS2 {
 		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, log, nil); err != nil {
 			return nil, err

@@ -171,3 +171,18 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 	}
 	return readiness.Compute(in), nil
 }
+
+// Readiness builds the month of req and returns its readiness. A month that
+// has not begun is the request's mistake (an InputError).
+func (s *Service) Readiness(ctx context.Context, req Request) (*readiness.Object, error) {
+	req.HumanReadable = false
+	p, err := s.Preview(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	r := p.Readiness
+	if s.now().Before(r.MonthStart) {
+		return nil, &InputError{Err: fmt.Errorf("period %s has not begun (it begins %s)", req.Period.Period(), r.MonthStart.Format(time.DateOnly))}
+	}
+	return r, nil
+}

@@ -142,8 +142,10 @@ func envelopeStatus(code int) string {
 }
 
 // retryable reports whether an error answer should carry the envelope's
-// error member, which flags the transaction for core's auto-retry.
-func retryable(code int) bool { return code >= 500 }
+// error member, which flags the transaction for core's auto-retry: an
+// upstream failure (5xx), or a month not ready yet (409), which the CHWs'
+// next syncs may change.
+func retryable(code int) bool { return code >= 500 || code == http.StatusConflict }
 
 var (
 	// userinfoRE matches the credentials of a URL: scheme://user:pass@.

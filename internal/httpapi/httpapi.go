@@ -12,6 +12,7 @@
 //	export Completed with error(s) (values rejected) 200   Completed with error(s)
 //	export Failed (nothing imported; report says why) 502  Failed
 //	bad parameter, unknown data set or org unit      400   Completed
+//	month not ready (readiness gate), not forced     409   Failed (+ envelope error: auto-retry)
 //	inbound basic auth missing or wrong              401   Completed
 //	unknown path / method                            404 / 405  Completed
 //	request body over MaxBodyBytes                   413   Completed
@@ -191,6 +192,7 @@ func build(opts Options) (*server, http.Handler, error) {
 	api.POST("/export", s.postExport)
 	api.GET("/export", s.postExport)
 	api.GET("/dataValueSets", s.getDataValueSets)
+	api.GET("/readiness", s.getReadiness)
 	return s, e, nil
 }
 

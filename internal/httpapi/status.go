@@ -18,6 +18,7 @@ import (
 //
 //	nil                                        200
 //	export.IsInputError                        400  the request names something CHT or DHIS2 lacks
+//	export.IsNotReady                          409  the readiness gate held the month back
 //	*http.MaxBytesError                        413
 //	context.Canceled                           499  the client went away; nobody reads the answer
 //	an upstream error (CHT, DHIS2, breaker)    502  see isUpstream
@@ -35,6 +36,8 @@ func statusFor(err error) int {
 		return http.StatusOK
 	case export.IsInputError(err):
 		return http.StatusBadRequest
+	case export.IsNotReady(err):
+		return http.StatusConflict
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.Canceled):
