@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +138,18 @@ func newService(t *testing.T, db string, overrides map[string]string, logs io.Wr
 		t.Fatalf("NewExportService: %v", err)
 	}
 	return svc
+}
+
+// splitReadiness separates the readiness summary that preview and export
+// print on stderr (lines starting with "readiness ") from the rest.
+func splitReadiness(stderr string) (rest, summary string) {
+	var r, sm []string
+	for _, l := range strings.SplitAfter(stderr, "\n") {
+		if strings.HasPrefix(l, "readiness ") {
+			sm = append(sm, l)
+		} else if l != "" {
+			r = append(r, l)
+		}
+	}
+	return strings.Join(r, ""), strings.Join(sm, "")
 }

@@ -8,25 +8,26 @@ import (
 	"time"
 )
 
-// Summary is a few lines for people: the verdict, the counts and who has
-// not synced. period is the DHIS2 period (YYYYMM).
+// Summary is a few lines for people, each starting with "readiness
+// <period>: ": the verdict with the counts, then who has not synced. period
+// is the DHIS2 period (YYYYMM).
 func (o *Object) Summary(period string) string {
 	var b strings.Builder
+	p := "readiness " + period + ": "
 	verdict := "ready"
 	if !o.Ready {
-		verdict = "NOT READY: " + o.Message
+		verdict = "NOT READY (" + o.Message + ")"
 	}
-	fmt.Fprintf(&b, "readiness %s: %s\n", period, verdict)
-	fmt.Fprintf(&b, "  %d CHWs expected: %d final, %d no activity, %d pending, %d never synced; ready %s (min %s); %d target docs; source %s\n",
-		o.Expected, o.Final, o.NoActivity, o.Pending, o.NeverSynced, percent(o.Ratio), percent(o.MinReady), o.TargetDocs, o.Source)
+	fmt.Fprintf(&b, "%s%s: %d of %d expected CHWs synced the month (%d final, %d no activity, %d pending, %d never synced; %s, min %s; %d target docs; last syncs from %s)\n",
+		p, verdict, o.Final+o.NoActivity, o.Expected, o.Final, o.NoActivity, o.Pending, o.NeverSynced, percent(o.Ratio), percent(o.MinReady), o.TargetDocs, o.Source)
 	for _, u := range o.PendingUsers {
-		fmt.Fprintf(&b, "  pending: %s\n", describeUser(u))
+		fmt.Fprintf(&b, "%spending: %s\n", p, describeUser(u))
 	}
 	for _, u := range o.NeverSyncedUsers {
-		fmt.Fprintf(&b, "  never synced: %s\n", describeUser(u))
+		fmt.Fprintf(&b, "%snever synced: %s\n", p, describeUser(u))
 	}
 	if o.Note != "" {
-		fmt.Fprintf(&b, "  note: %s\n", o.Note)
+		fmt.Fprintf(&b, "%snote: %s\n", p, o.Note)
 	}
 	return b.String()
 }
