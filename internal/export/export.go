@@ -122,13 +122,6 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 	if err != nil {
 		return nil, err
 	}
-	md, err := s.dhis2.Metadata(ctx, req.DataSet)
-	if err != nil {
-		if errors.Is(err, dhis2.ErrDataSetNotFound) {
-			return nil, &InputError{Err: fmt.Errorf("data set %q is in CHT's dhis_data_sets but not in DHIS2", req.DataSet)}
-		}
-		return nil, fmt.Errorf("%s: read DHIS2 metadata: %w", op, err)
-	}
 	rep := &Report{
 		DataSet:   req.DataSet,
 		Period:    req.Period.Period(),
@@ -137,7 +130,11 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 		Problems:  make([]Problem, 0, len(p.Problems)),
 		Readiness: p.Readiness,
 	}
+	for _, pr := range p.Problems {
+		rep.Problems = append(rep.Problems, Problem{Code: pr.Code, Message: pr.Message, OrgUnit: pr.OrgUnit, DataElement: pr.DataElement, DocID: pr.DocID})
+	}
 	if gate != "" {
+		// Held back before DHIS2 is asked anything.
 		if !req.Force {
 			rep.Status = StatusFailed
 			rep.Error = "month not ready: " + gate
@@ -147,8 +144,12 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 		rep.Forced, rep.ForcedPast = true, gate
 		s.log.Warn("export forced past the readiness gate", "data_set", req.DataSet, "period", rep.Period, "gate", gate)
 	}
-	for _, pr := range p.Problems {
-		rep.Problems = append(rep.Problems, Problem{Code: pr.Code, Message: pr.Message, OrgUnit: pr.OrgUnit, DataElement: pr.DataElement, DocID: pr.DocID})
+	md, err := s.dhis2.Metadata(ctx, req.DataSet)
+	if err != nil {
+		if errors.Is(err, dhis2.ErrDataSetNotFound) {
+			return nil, &InputError{Err: fmt.Errorf("data set %q is in CHT's dhis_data_sets but not in DHIS2", req.DataSet)}
+		}
+		return nil, fmt.Errorf("%s: read DHIS2 metadata: %w", op, err)
 	}
 	values := make([]validate.Value, len(p.Set.DataValues))
 	for i, dv := range p.Set.DataValues {

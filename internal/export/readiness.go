@@ -152,9 +152,20 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 	}
 	for _, u := range expected {
 		var ous []string
+		nearest := ""
 		for _, place := range append([]string{u.ContactID}, u.FacilityIDs...) {
-			if l, ok := lineage[place]; ok && place != "" {
-				ous = append(ous, b.OrgUnitsUnder(place, l)...)
+			l, ok := lineage[place]
+			if !ok || place == "" {
+				continue
+			}
+			ous = append(ous, b.OrgUnitsUnder(place, l)...)
+			for _, id := range append([]string{place}, l...) {
+				if nearest != "" {
+					break
+				}
+				if own := b.OrgUnitsUnder(id, nil); len(own) > 0 {
+					nearest = own[0]
+				}
 			}
 		}
 		if len(ous) == 0 {
@@ -162,7 +173,7 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 		}
 		slices.Sort(ous)
 		ru := readiness.User{Name: u.Name, Contact: u.ContactID, ContactName: u.FullName,
-			OrgUnits: slices.Compact(ous), LastReplication: ur.logs[u.Name]}
+			OrgUnits: slices.Compact(ous), OrgUnit: nearest, LastReplication: ur.logs[u.Name]}
 		if ms, ok := docs[u.Name]; ok {
 			ru.HasDoc = true
 			ru.DocUpdated = time.UnixMilli(ms).In(now.Location())

@@ -97,7 +97,7 @@ func TestPreview_readiness(t *testing.T) {
 		t.Errorf("ready %v reason %q ratio %v", r.Ready, r.Reason, r.Ratio)
 	}
 	if len(r.PendingUsers) != 1 || r.PendingUsers[0].Username != "late" || r.PendingUsers[0].ContactName != "Late Lucy" ||
-		r.PendingUsers[0].OrgUnit != "ouDistrict1" || !r.PendingUsers[0].LastReplication.Equal(beforeEnd) {
+		r.PendingUsers[0].OrgUnit != "ouHc0000001" || !r.PendingUsers[0].LastReplication.Equal(beforeEnd) {
 		t.Errorf("pending users = %+v", r.PendingUsers)
 	}
 	if len(r.NeverSyncedUsers) != 1 || r.NeverSyncedUsers[0].Username != "ghost" {
@@ -184,6 +184,9 @@ func TestExport_gate(t *testing.T) {
 				}
 				if nr.Report == nil || nr.Report.Readiness == nil || nr.Report.Status != StatusFailed || !strings.HasPrefix(nr.Report.Error, "month not ready: ") {
 					t.Errorf("NotReadyError.Report = %+v", nr.Report)
+				}
+				if d.mdCalls != 0 {
+					t.Errorf("DHIS2 metadata read %d times; want none: the gate comes before DHIS2", d.mdCalls)
 				}
 			case tt.input != "":
 				if !IsInputError(err) || !strings.Contains(err.Error(), tt.input) {

@@ -108,6 +108,10 @@ type User struct {
 	// OrgUnits are the requested org units the user's contact or facility
 	// lies under. Users with none are not expected and are ignored.
 	OrgUnits []string
+	// OrgUnit is the nearest of OrgUnits (the user's own place's, else its
+	// nearest ancestor's): where the user is listed. The smallest of
+	// OrgUnits when empty.
+	OrgUnit string
 	// DocUpdated is the updated_date of the user's target doc of the month;
 	// zero when the user has none on the server.
 	DocUpdated time.Time
@@ -263,7 +267,10 @@ func Compute(in Input) *Object {
 			count(&p.Final, &p.NoActivity, &p.Pending, &p.NeverSynced, c)
 		}
 		if c == Pending || c == NeverSynced {
-			pu := PendingUser{Username: u.Name, Contact: u.Contact, ContactName: u.ContactName, OrgUnit: slices.Min(u.OrgUnits)}
+			pu := PendingUser{Username: u.Name, Contact: u.Contact, ContactName: u.ContactName, OrgUnit: u.OrgUnit}
+			if pu.OrgUnit == "" {
+				pu.OrgUnit = slices.Min(u.OrgUnits)
+			}
 			if !u.LastReplication.IsZero() {
 				t := u.LastReplication.UTC()
 				pu.LastReplication = &t
