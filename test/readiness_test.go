@@ -323,6 +323,19 @@ func TestReadiness_gateThroughOpenHIM(t *testing.T) {
 		t.Fatalf("DHIS2 stored %d values; want none", n)
 	}
 
+	// The supervisor asks who has not synced, through the readiness channel.
+	code, body = st.call(t, http.MethodGet, "/cht-dhis2/readiness?dataSet="+m.DataSet+"&orgUnit="+seed.OUKanji)
+	var r readiness.Object
+	if err := json.Unmarshal([]byte(body), &r); code != http.StatusOK || err != nil {
+		t.Fatalf("readiness channel: %d %v %s", code, err, body)
+	}
+	if counts(&r) != [5]int{4, 1, 1, 1, 1} || r.Ready || len(r.PendingUsers) != 1 || r.PendingUsers[0].Username != pending {
+		t.Errorf("readiness of Kanji = %s", body)
+	}
+	if tx := st.lastTransaction(t); tx.Status != "Successful" || tx.AutoRetry || props(tx)["pending"] != "1" {
+		t.Errorf("readiness transaction: %q autoRetry %v properties %v", tx.Status, tx.AutoRetry, tx.Properties)
+	}
+
 	// An hour later core retries: nobody synced, still held back.
 	skew.Store(int64(61 * time.Minute))
 	retried := st.core.RunAutoRetry()
@@ -360,8 +373,8 @@ func TestReadiness_gateThroughOpenHIM(t *testing.T) {
 	if got := st.core.RunAutoRetry(); len(got) != 0 {
 		t.Errorf("retried after success: %+v", got)
 	}
-	if n := len(st.core.Transactions()); n != 3 {
-		t.Errorf("core holds %d transactions; want the attempt and its two retries", n)
+	if n := len(st.core.Transactions()); n != 4 {
+		t.Errorf("core holds %d transactions; want the readiness question, the attempt and its two retries", n)
 	}
 }
 

@@ -2,9 +2,13 @@
 // server (pouchdb-server, in memory, credentials required like CHT's
 // CouchDB) with a CHT-shaped demo district, the DHIS2 sandbox with the
 // matching metadata, the OpenHIM core sandbox with channels/ and the demo
-// client imported, and the real mediator binary ("mediator serve"). Once the
-// mediator has registered it sends one export through the OpenHIM channel
-// and prints the report, the transaction OpenHIM recorded and what DHIS2
+// client imported, and the real mediator binary ("mediator serve"). The
+// district has CHWs in every readiness state for last month (final, no
+// activity, pending, never synced). Once the mediator has registered the
+// demo shows who has synced (mediator readiness), sends the export through
+// the OpenHIM channel (held back: not every CHW has synced, so core flags
+// it for auto-retry), lets the missing CHWs sync, runs core's auto-retry,
+// and prints the report, the transactions OpenHIM recorded and what DHIS2
 // stored. Everything stops on exit.
 //
 //	go run ./test/demo --mediator bin/mediator
@@ -24,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -87,11 +92,19 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 		return err
 	}
 	month := seed.LastMonth(today)
-	docs, m, err := seed.DemoDocs(seed.DemoOptions{End: month})
+	all, m, err := seed.DemoDocs(seed.DemoOptions{End: month, AllStates: true})
 	if err != nil {
 		return err
 	}
+	docs, logs := seed.SplitLogs(all)
 	if err := srv.BulkDocs(ctx, database, docs); err != nil {
+		return err
+	}
+	// CHT API records each user's last sync in <database>-logs.
+	if err := srv.CreateDB(ctx, database+"-logs"); err != nil {
+		return err
+	}
+	if err := srv.BulkDocs(ctx, database+"-logs", logs); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "  %s/%s: %d CHT documents: 1 district, %d health centres, %d clinics, %d CHWs, %d months of target docs (%s..%s)\n",
@@ -156,25 +169,60 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 	}
 	fmt.Fprintf(stdout, "  registered: %s %s (%s), heartbeat received\n", med.Name, med.Version, med.URN)
 
+	pending, never := m.CHWs[5].Username, m.NeverSynced
+	step(stdout, "Who has synced "+month.Period()+"? mediator readiness --data-set "+m.DataSet+" --period "+month.Period())
+	rd := exec.CommandContext(ctx, mediator, "readiness", "--data-set", m.DataSet, "--period", month.Period())
+	rd.Env = append(os.Environ(), "MEDIATOR_CHT_URL="+srv.URL(), "MEDIATOR_CHT_USERNAME="+chtUser,
+		"MEDIATOR_CHT_PASSWORD="+chtPassword, "MEDIATOR_LOG_LEVEL=error")
+	var table bytes.Buffer
+	rd.Stdout, rd.Stderr = &table, stderr
+	err = rd.Run()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) {
+		return fmt.Errorf("mediator readiness: %w", err)
+	}
+	fmt.Fprint(stdout, indent(table.String()))
+
 	path := "/cht-dhis2/export?dataSet=" + m.DataSet + "&period=" + month.Period()
 	step(stdout, "Client "+demoClient+" → OpenHIM: POST "+path)
 	status, body, err := hc.call(ctx, http.MethodPost, path)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  HTTP %d; the export report:\n", status)
+	held, err := lastTx(hc)
+	if err != nil {
+		return err
+	}
+	msg := ""
+	if held.Error != nil {
+		msg = held.Error.Message
+	}
+	fmt.Fprintf(stdout, "  HTTP %d; transaction %q, flagged for auto-retry: %t\n  %s\n  DHIS2 holds %d values: nothing was pushed\n",
+		status, held.Status, held.AutoRetry, msg, len(dhis.Stored()))
+
+	step(stdout, "The missing CHWs sync: CHT API rewrites replication-count-"+pending+" and writes replication-count-"+never+" in "+database+"-logs")
+	if err := syncUsers(ctx, srv, pending, never); err != nil {
+		return err
+	}
+	step(stdout, "An hour later OpenHIM's auto-retry reruns the transaction (the demo moves core's clock ahead)")
+	hc.skew.Store(int64(61 * time.Minute))
+	retried := hc.core.RunAutoRetry()
+	if len(retried) != 1 || retried[0].Response == nil {
+		return fmt.Errorf("auto-retry reran %d transactions; want 1", len(retried))
+	}
+	body = retried[0].Response.Body
+	fmt.Fprintf(stdout, "  rerun of %s: HTTP %d; the export report:\n", held.ID, retried[0].Response.Status)
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, []byte(body), "  ", "  ") == nil {
 		body = pretty.String()
 	}
 	fmt.Fprintln(stdout, "  "+body)
 
-	txs := hc.core.Transactions()
-	if len(txs) == 0 {
-		return errors.New("OpenHIM recorded no transaction")
+	tx, err := lastTx(hc)
+	if err != nil {
+		return err
 	}
-	tx := txs[len(txs)-1]
-	step(stdout, fmt.Sprintf("The transaction OpenHIM recorded: status %q, %d orchestrations", tx.Status, len(tx.Orchestrations)))
+	step(stdout, fmt.Sprintf("The transaction OpenHIM recorded: status %q (auto-retry attempt %d), %d orchestrations", tx.Status, tx.AutoRetryAttempt, len(tx.Orchestrations)))
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  orchestration\tstatus\tms")
 	for _, o := range tx.Orchestrations {
@@ -237,19 +285,58 @@ func startDHIS2(metadataPath string) (*dhis2Server, string, error) {
 
 func step(w io.Writer, msg string) { fmt.Fprintf(w, "\n==> %s\n", msg) }
 
+func indent(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" && l != "\n" {
+			lines[i] = "  " + l
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+func lastTx(hc *openhimCore) (himsandbox.Transaction, error) {
+	txs := hc.core.Transactions()
+	if len(txs) == 0 {
+		return himsandbox.Transaction{}, errors.New("OpenHIM recorded no transaction")
+	}
+	return txs[len(txs)-1], nil
+}
+
+// syncUsers writes each user's replication-count doc, dated now, as CHT API
+// does when a device syncs.
+func syncUsers(ctx context.Context, srv *couchdb.Server, users ...string) error {
+	db := database + "-logs"
+	var docs []any
+	for _, u := range users {
+		doc := map[string]any(seed.ReplicationLog(u, time.Now(), 40))
+		var cur struct {
+			Rev string `json:"_rev"`
+		}
+		if err := srv.Do(ctx, http.MethodGet, "/"+db+"/"+seed.ReplicationLog(u, time.Now(), 0)["_id"].(string), nil, &cur); err == nil {
+			doc["_rev"] = cur.Rev
+		}
+		docs = append(docs, doc)
+	}
+	return srv.BulkDocs(ctx, db, docs)
+}
+
 // openhimCore is the OpenHIM core sandbox: API and router on loopback.
 type openhimCore struct {
 	core              *himsandbox.Server
+	skew              atomic.Int64 // core's clock runs ahead by this much
 	api, router       *http.Server
 	apiURL, routerURL string
 }
 
 func startOpenHIM() (*openhimCore, error) {
-	core, err := himsandbox.New(himsandbox.Options{RootUser: openhimRoot, RootPassword: openhimPassword})
+	hc := &openhimCore{}
+	core, err := himsandbox.New(himsandbox.Options{RootUser: openhimRoot, RootPassword: openhimPassword,
+		Now: func() time.Time { return time.Now().Add(time.Duration(hc.skew.Load())) }})
 	if err != nil {
 		return nil, err
 	}
-	hc := &openhimCore{core: core}
+	hc.core = core
 	if hc.api, hc.apiURL, err = listen(core.APIHandler()); err != nil {
 		return nil, err
 	}
