@@ -34,7 +34,8 @@ type User struct {
 // Users streams every user-settings doc of the medic database to fn, in
 // _id order. It pages _all_docs from "org.couchdb.user:" to
 // "org.couchdb.user:\ufff0" with include_docs; docs that are not
-// user-settings docs, deleted docs and docs without a name are skipped. An
+// user-settings docs, deleted docs, docs of deleted users (inactive: true)
+// and docs without a name are skipped. An
 // error from fn stops the read and is returned as is.
 func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 	const op = "fetch user-settings docs"
@@ -67,8 +68,11 @@ func decodeUser(id string, raw []byte) (User, bool) {
 		ContactID  json.RawMessage `json:"contact_id"`
 		FacilityID json.RawMessage `json:"facility_id"`
 		Roles      json.RawMessage `json:"roles"`
+		Inactive   json.RawMessage `json:"inactive"`
 	}
-	if err := json.Unmarshal(raw, &w); err != nil || w.Type != "user-settings" {
+	// A deleted CHT user keeps its user-settings doc, marked inactive
+	// (shared-libs/user-management/src/users.js deleteUser): not a user.
+	if err := json.Unmarshal(raw, &w); err != nil || w.Type != "user-settings" || truthy(w.Inactive) {
 		return User{}, false
 	}
 	u := User{Name: strings.TrimPrefix(id, UserSettingsPrefix)}

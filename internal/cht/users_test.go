@@ -15,6 +15,8 @@ func TestClient_Users(t *testing.T) {
 		"contact_id": "p2", "facility_id": []any{"area2", "area3", 7}, "roles": "chw_supervisor"})
 	f.put("org.couchdb.user:noname", map[string]any{"_id": "org.couchdb.user:noname", "type": "user-settings", "roles": []string{"chw"}})
 	f.put("org.couchdb.user:other", map[string]any{"_id": "org.couchdb.user:other", "type": "person"})
+	f.put("org.couchdb.user:gone", map[string]any{"_id": "org.couchdb.user:gone", "type": "user-settings", "name": "gone",
+		"contact_id": "p9", "roles": []string{"chw"}, "inactive": true, "deletion_date": 1700000000000})
 	f.put("org.couchdb.userX", map[string]any{"_id": "org.couchdb.userX", "type": "user-settings", "name": "x"})
 	f.put("p1", map[string]any{"_id": "p1", "type": "person"})
 	c, _ := f.start(testConfig())
