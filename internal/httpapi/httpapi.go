@@ -1,5 +1,5 @@
 // Package httpapi serves the mediator's HTTP API to OpenHIM (DESIGN.md §3.3):
-// POST|GET /export, GET /dataValueSets and GET /health. It is the only
+// POST|GET /export, GET /dataValueSets, GET /readiness and GET /health. It is the only
 // package that imports gin: handlers are methods on a struct holding their
 // dependencies, every answer but /health is an OpenHIM mediator envelope
 // (application/json+openhim, spec/openhim.md §5), and errors map to HTTP and
