@@ -73,7 +73,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 # The Go benchmarks (aggregation core, decoders, a whole preview against a
 # CouchDB-shaped source of 10 000 and 100 000 CHWs), then test/bench: each
 # size previewed in a child process of its own, with wall time, docs/s and
-# peak RSS against the DESIGN.md §9 targets.
+# peak RSS against the targets in README's Performance section.
 bench: ## run the benchmarks and the preview table (the only source of performance claims)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./test/bench

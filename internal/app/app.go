@@ -54,7 +54,7 @@ func baseTransport() *http.Transport {
 }
 
 // upstreamClient returns the http.Client of one upstream. Its transport
-// stack is, outermost first (DESIGN.md §1):
+// stack is, outermost first:
 //
 //	record (the orchestration recorder; left out when nil)
 //	→ circuit breaker b (one per upstream, shared by every client of it)

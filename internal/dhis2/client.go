@@ -1,7 +1,7 @@
 // Package dhis2 is the mediator's client of the DHIS2 Web API: system info,
 // the metadata of a data set (converted into validate.Metadata), and the push
 // of aggregate data values with POST /api/dataValueSets, whose answer it
-// reads in every version family (spec/dhis2.md §2) into one ImportResult.
+// reads in every version family (dhis2-core DataValueSetController and WebMessageUtils) into one ImportResult.
 //
 // Every call looks the same: a per-call timeout (dhis2.timeout) derived from
 // the caller's context, User-Agent and Accept headers, a personal access
@@ -215,7 +215,7 @@ func (c *Client) do(ctx context.Context, op, method string, u *url.URL, body []b
 }
 
 // authorize puts the credentials on the request: a personal access token
-// (DHIS2 2.37+, spec §7) when set, else basic auth.
+// (DHIS2 2.37+, DHIS2 Web API docs, authentication) when set, else basic auth.
 func (c *Client) authorize(req *http.Request) {
 	if c.cfg.Token.IsSet() {
 		tok := strings.TrimSpace(c.cfg.Token.Reveal())

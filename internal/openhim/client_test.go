@@ -43,7 +43,7 @@ func newTestClient(t *testing.T, cfg config.OpenHIM) *Client {
 }
 
 // fakeCore is an httptest OpenHIM core API that checks what core checks and
-// answers like core (spec §1-3).
+// answers like core (OpenHIM core src/koaMiddleware.js; OpenHIM core src/api/mediators.js).
 type fakeCore struct {
 	t   *testing.T
 	srv *httptest.Server
