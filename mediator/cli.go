@@ -38,7 +38,6 @@ Run "mediator COMMAND --help" for a command's flags.
 
 type cli struct {
 	stdout, stderr io.Writer
-	env            []string
 }
 
 // run executes one command and returns the process exit code.
@@ -113,7 +112,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 }
 
 func (c *cli) loadConfig(path string, sets setFlags) (config.Config, error) {
-	src := config.Sources{Env: c.env, Flags: sets}
+	src := config.Sources{Flags: sets}
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
