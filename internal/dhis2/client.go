@@ -312,6 +312,10 @@ func (c *Client) statusError(op string, r response) *StatusError {
 	if isHTML(r) {
 		e.Body = "an HTML page, not a DHIS2 API answer"
 	}
+	if looksLikeCouchDB(r) {
+		e.hint = "the server at dhis2.url answers like CouchDB (CHT's database), not DHIS2: set dhis2.url to the DHIS2 base URL, the part before /api"
+		return e
+	}
 	switch r.status {
 	case http.StatusUnauthorized:
 		if c.cfg.Token.IsSet() {
@@ -333,6 +337,20 @@ func (c *Client) statusError(op string, r response) *StatusError {
 // htmlAnswer describes a 2xx HTML answer: a login page after a redirect,
 // or a URL that is not DHIS2's API.
 const htmlAnswer = "an HTML page instead of a DHIS2 API answer (a login page? check dhis2.url and the credentials)"
+
+// looksLikeCouchDB tells a CouchDB (or PouchDB Server) answer: its Server
+// header, or its error body {"error": "…", "reason": "…"}. DHIS2's errors
+// are WebMessages with httpStatus and message instead.
+func looksLikeCouchDB(r response) bool {
+	if s := strings.ToLower(r.header.Get("Server")); strings.Contains(s, "couchdb") || strings.Contains(s, "pouchdb") {
+		return true
+	}
+	var body struct {
+		Error  *string `json:"error"`
+		Reason *string `json:"reason"`
+	}
+	return json.Unmarshal(r.body, &body) == nil && body.Error != nil && body.Reason != nil
+}
 
 func isHTML(r response) bool {
 	ct := r.header.Get("Content-Type")

@@ -221,6 +221,11 @@ func TestClient_statusErrors(t *testing.T) {
 			wantErr: "status 401: DHIS2 refused the API token", is: ErrUnauthorized},
 		{name: "401 html", status: 401, ctype: "text/html", body: `<html>login</html>`,
 			wantErr: "status 401: DHIS2 refused the username and password (dhis2.username, dhis2.password): an HTML page", is: ErrUnauthorized},
+		// dhis2.url pointing at CHT's CouchDB: its error shape, not DHIS2's.
+		{name: "401 couchdb", status: 401, body: `{"error":"unauthorized","reason":"Name or password is incorrect."}`,
+			wantErr: "status 401: the server at dhis2.url answers like CouchDB (CHT's database), not DHIS2: set dhis2.url to the DHIS2 base URL", is: ErrUnauthorized},
+		{name: "404 couchdb", status: 404, body: `{"error":"not_found","reason":"Database does not exist."}`,
+			wantErr: "status 404: the server at dhis2.url answers like CouchDB"},
 		{name: "302 to login", status: 302, body: ``, wantErr: "status 302: DHIS2 redirected"},
 		{name: "403", status: 403, body: `{"httpStatusCode":403,"message":"Access denied"}`, wantErr: "status 403: the DHIS2 user lacks an authority or access: Access denied", is: ErrForbidden},
 		{name: "413", status: 413, ctype: "text/html", body: `<html>413 Request Entity Too Large</html>`, wantErr: "lower dhis2.chunk_size"},
