@@ -203,7 +203,7 @@ func (c *Client) do(ctx context.Context, op, method string, u *url.URL, body []b
 		return response{}, c.transportError(ctx, callCtx, op, u, &readError{status: resp.StatusCode, err: err})
 	}
 	if len(b) > maxBody {
-		return response{}, fmt.Errorf("dhis2: %s: %s: answer larger than %d bytes", op, u.Redacted(), maxBody)
+		return response{}, fmt.Errorf("dhis2: %s: %s: answer larger than %d bytes", op, shortURL(u), maxBody)
 	}
 	// Scrub secrets before anything can quote the body: a server that
 	// echoes credentials must not get them into errors or logs, not even
@@ -252,9 +252,17 @@ func (c *Client) transportError(ctx, callCtx context.Context, op string, u *url.
 		what = "timed out"
 	}
 	return &redactedError{
-		msg: c.redact(fmt.Sprintf("dhis2: %s: %s: %s: %v", op, u.Redacted(), what, err)),
+		msg: c.redact(fmt.Sprintf("dhis2: %s: %s: %s: %v", op, shortURL(u), what, err)),
 		err: err,
 	}
+}
+
+// shortURL is u for an error message: scheme, host and path, without
+// credentials or query (a metadata query can run to hundreds of characters
+// of ids and says nothing about why the server could not be reached).
+func shortURL(u *url.URL) string {
+	s := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return s.String()
 }
 
 // readError is a failure to read an answer whose status line arrived.

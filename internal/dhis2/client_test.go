@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -283,6 +284,26 @@ func TestClient_unreachable(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), `Get "`) {
 		t.Errorf("error %q quotes the *url.Error", err)
+	}
+}
+
+// A lookup of many ids has a query of hundreds of characters: the error
+// quotes scheme, host and path only.
+func TestClient_unreachableShortURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	c, _ := newTestClient(t, testConfig(url), nil)
+	ids := make([]string, 60)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("ou%09d", i)
+	}
+	_, err := c.OrgUnits(context.Background(), ids)
+	if err == nil || !strings.Contains(err.Error(), url+"/api/organisationUnits: unreachable") {
+		t.Fatalf("OrgUnits() = %v; want the URL without its query", err)
+	}
+	if strings.Contains(err.Error(), "?") || strings.Contains(err.Error(), "ou000000001") || len(err.Error()) > 300 {
+		t.Errorf("error quotes the query (%d characters): %v", len(err.Error()), err)
 	}
 }
 
