@@ -70,6 +70,14 @@ func (e *StatusError) Error() string {
 	if e.Body != "" {
 		s += ": " + e.Body
 	}
+	switch e.StatusCode {
+	case 401:
+		// Core answers a bare 401 for an unknown user and a wrong password
+		// alike (src/api/authentication.js).
+		s += " (OpenHIM core refused the credentials: check openhim.username and openhim.password, and openhim.auth=token for cores before 8)"
+	case 403:
+		s += " (the OpenHIM user openhim.username may not manage mediators: give it the admin role)"
+	}
 	return s
 }
 

@@ -206,7 +206,7 @@ func TestClient_RegisterUnauthorized(t *testing.T) {
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("Register() = %v; want ErrUnauthorized", err)
 	}
-	if err.Error() != "openhim: register: status 401: Unauthorized" {
+	if err.Error() != "openhim: register: status 401: Unauthorized (OpenHIM core refused the credentials: check openhim.username and openhim.password, and openhim.auth=token for cores before 8)" {
 		t.Errorf("Register() error = %q", err)
 	}
 }
