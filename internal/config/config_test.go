@@ -262,7 +262,7 @@ func TestSecret_neverPrinted(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", cfg),
 		"%+v":  fmt.Sprintf("%+v", cfg),
 		"%#v":  fmt.Sprintf("%#v", cfg),
-		"%s":   fmt.Sprintf("%s", cfg.CHT.Password),
+		"%s":   cfg.CHT.Password.String(),
 		"json": strings.ReplaceAll(strings.ReplaceAll(string(js), `\u003c`, "<"), `\u003e`, ">"),
 		"slog": logBuf.String(),
 	}

@@ -154,7 +154,6 @@ type valueError struct{ msg string }
 
 func (e *valueError) Error() string { return e.msg }
 
-
 // durationHook reads durations written like 30s, 5m or 1h30m. A number
 // without a unit is refused wherever it comes from: YAML gives 5 as an int,
 // which would otherwise decode as 5 nanoseconds.

@@ -317,12 +317,12 @@ func TestClient_tokenAuth(t *testing.T) {
 		at, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil || at.Sub(coreClock).Abs() > 10*time.Second {
 			t.Errorf("auth-ts %q is not within 10 s of core's clock %s", ts, coreClock)
-			http.Error(w, "Unauthorized", 401)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
 		passhash := TokenPasshash(userSalt, testPassword)
 		if r.Header.Get("auth-username") != testUser || r.Header.Get("auth-token") != TokenAuth(passhash, r.Header.Get("auth-salt"), ts) {
-			http.Error(w, "Unauthorized", 401)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
 		w.WriteHeader(201)

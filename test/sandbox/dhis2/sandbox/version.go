@@ -61,14 +61,6 @@ func parseVersion(s string) (version, error) {
 	return v, nil
 }
 
-// atLeast reports whether v >= 2.minor.patch.
-func (v version) atLeast(minor, patch int) bool {
-	if v.minor != minor {
-		return v.minor > minor
-	}
-	return v.patch >= patch
-}
-
 // richConflicts: conflicts carry errorCode, objects, property and indexes
 // from 2.37 (dhis2-core DataValueSetController and WebMessageUtils; dhis2-core WebMessage and ImportConflict).
 func (v version) richConflicts() bool { return v.minor >= 37 }

@@ -163,7 +163,6 @@ type routeCtx struct {
 	coreOrchs []any // core's own orchestration(s) for the primary route
 	routes    []*object
 	statusFor []*object // ctx.routes: non-primary results used for the status
-	stored    []*object // non-primary results stored in transaction.routes
 	fatal     error     // a Koa-level error: the client gets 500 "Internal Server Error"
 	total     int       // running total of stored bodies
 }
