@@ -29,6 +29,7 @@ var allowedInternal = map[string][]string{
 	"internal/aggregate": {},
 	"internal/validate":  {"aggregate"},
 	"internal/config":    {},
+	"internal/testutil":  {}, // imported by tests only
 	"mediator-config":    {},
 }
 

@@ -1,9 +1,7 @@
 package breaker
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/testutil"
 )
 
 // upstream answers with the status in code (200 when 0), after delay.
@@ -45,43 +45,14 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // newClient returns a client whose transport is breaker b in front of the
 // test server of u, and b's log.
-func newClient(t *testing.T, s Settings) (*http.Client, *Breaker, *upstream, string, *syncBuffer) {
+func newClient(t *testing.T, s Settings) (*http.Client, *Breaker, *upstream, string, *testutil.SyncBuffer) {
 	t.Helper()
 	u := &upstream{}
 	srv := httptest.NewServer(u)
 	t.Cleanup(srv.Close)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	b := New("cht", s, slog.New(slog.NewJSONHandler(logs, nil)))
 	return &http.Client{Transport: NewTransport(b, srv.Client().Transport)}, b, u, srv.URL, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, error) {
@@ -137,7 +108,7 @@ func TestTransport_opensAfterConsecutiveFailures(t *testing.T) {
 	}
 	// The state change is logged once, at Warn, with component and err.
 	var opened int
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if l["to"] == StateOpen {
 			opened++
 			if l["level"] != "WARN" || l["component"] != "breaker" || l["upstream"] != "cht" || l["err"] != "status 503" {
@@ -245,7 +216,7 @@ func TestTransport_halfOpenThenClosed(t *testing.T) {
 		t.Errorf("State() = %q after a good probe; want closed", b.State())
 	}
 	var changes []string
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if to, ok := l["to"].(string); ok {
 			changes = append(changes, l["from"].(string)+"→"+to)
 		}
