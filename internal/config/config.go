@@ -141,7 +141,7 @@ type OpenHIM struct {
 
 // Log is the logging setup.
 type Log struct {
-	Level  string `mapstructure:"level" json:"level" validate:"oneof=debug info warn error"`
+	Level string `mapstructure:"level" json:"level" validate:"oneof=debug info warn error"`
 	// Format is "json" (one JSON object per line, for log collectors),
 	// "text" (for people) or "auto": text on a terminal, JSON otherwise.
 	Format string `mapstructure:"format" json:"format" validate:"oneof=auto json text"`
