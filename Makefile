@@ -103,8 +103,12 @@ bench: ## run the benchmarks and the preview table (the only source of performan
 	$(GO) run ./test/bench
 
 .PHONY: demo
-demo: $(NPM_STAMP) build ## start a seeded CHT-shaped CouchDB and preview last month for the demo data set
+demo: $(NPM_STAMP) build ## run the whole stack and export last month through the OpenHIM channel into the DHIS2 sandbox
 	$(GO) run ./test/demo --mediator $(BIN)
+
+.PHONY: sandbox
+sandbox: $(NPM_STAMP) build ## start the seeded CHT server, DHIS2 and OpenHIM sandboxes for trying bin/mediator by hand (Ctrl-C stops)
+	$(GO) run ./test/demo --sandbox --mediator $(BIN)
 
 .PHONY: clean
 clean: ## remove build and test output
