@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
@@ -65,62 +64,53 @@ func (u userDocs) add(d aggregate.TargetDoc) {
 	}
 }
 
-// userRead is the users and replication logs, read while the month is.
+// userRead is the users and their replication logs.
 type userRead struct {
-	wg     sync.WaitGroup
 	users  []cht.User
 	logs   map[string]time.Time
 	source string
-	// Set by the reads; combined by err after wg.Wait.
-	usersErr, logsErr error
+	err    error
 }
 
-func (r *userRead) err() error { return errors.Join(r.usersErr, r.logsErr) }
-
-// readUsers starts reading the users and their last replications of src,
-// when it has them. Wait with r.wg.
+// readUsers reads the users and their last replications of src, when it
+// has them, one after the other and after the month: the readiness reads
+// add no concurrent calls to the month's, so that CHT (and its breaker)
+// sees the same load pattern as before.
 func (s *Service) readUsers(ctx context.Context, op string) *userRead {
 	r := &userRead{source: readiness.SourceLogs}
 	us, ok := s.cht.(UserSource)
 	if !ok {
 		return r
 	}
-	r.wg.Add(2)
-	go func() {
-		defer r.wg.Done()
-		err := us.Users(ctx, func(u cht.User) error {
-			if len(u.Roles) > 0 {
-				r.users = append(r.users, u)
-			}
-			return nil
-		})
-		if err != nil {
-			r.usersErr = fmt.Errorf("%s: read CHT users: %w", op, err)
+	err := us.Users(ctx, func(u cht.User) error {
+		if len(u.Roles) > 0 {
+			r.users = append(r.users, u)
 		}
-	}()
-	go func() {
-		defer r.wg.Done()
-		logs, err := us.LastReplications(ctx)
-		switch {
-		case errors.Is(err, cht.ErrNoLogsAccess):
-			s.log.Warn("cannot read CHT's replication logs; month readiness falls back to the target docs' updated_date",
-				"err", err)
-			r.source = readiness.SourceTargetDocs
-		case err != nil:
-			r.logsErr = fmt.Errorf("%s: read CHT replication logs: %w", op, err)
-		default:
-			r.logs = logs
-		}
-	}()
+		return nil
+	})
+	if err != nil {
+		r.err = fmt.Errorf("%s: read CHT users: %w", op, err)
+		return r
+	}
+	logs, err := us.LastReplications(ctx)
+	switch {
+	case errors.Is(err, cht.ErrNoLogsAccess):
+		s.log.Warn("cannot read CHT's replication logs; month readiness falls back to the target docs' updated_date",
+			"err", err)
+		r.source = readiness.SourceTargetDocs
+	case err != nil:
+		r.err = fmt.Errorf("%s: read CHT replication logs: %w", op, err)
+	default:
+		r.logs = logs
+	}
 	return r
 }
 
 // readinessOf computes the readiness of the month just built in b.
 func (s *Service) readinessOf(ctx context.Context, op string, req Request, settings cht.Settings, b *aggregate.Builder,
 	res aggregate.Result, docs userDocs, ur *userRead) (*readiness.Object, error) {
-	ur.wg.Wait()
-	if err := ur.err(); err != nil {
-		return nil, err
+	if ur.err != nil {
+		return nil, ur.err
 	}
 	var expected []cht.User
 	var places []string

@@ -254,7 +254,6 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
-	ur := s.readUsers(ctx, op)
 	byUser := userDocs{}
 	docs, owners, err := s.readMonth(ctx, op, req, b, byUser.add)
 	if errors.Is(err, aggregate.ErrOwnerSplit) {
@@ -282,7 +281,7 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 	if req.OrgUnit != "" && len(set.DataValues) == 0 {
 		return nil, &InputError{Err: fmt.Errorf("org unit %q is not mapped on any CHT contact for data set %q", req.OrgUnit, req.DataSet)}
 	}
-	rd, err := s.readinessOf(ctx, op, req, settings, b, res, byUser, ur)
+	rd, err := s.readinessOf(ctx, op, req, settings, b, res, byUser, s.readUsers(ctx, op))
 	if err != nil {
 		return nil, err
 	}
