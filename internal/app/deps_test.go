@@ -19,8 +19,8 @@ const module = "github.com/cht-dhis2-mediator/cht-dhis2-mediator"
 var allowedInternal = map[string][]string{
 	"mediator":           {"app", "config"},
 	"internal/app":       {"*"},
-	"internal/httpapi":   {"export", "openhim", "aggregate", "validate"},
-	"internal/export":    {"aggregate", "validate", "cht", "dhis2"},
+	"internal/httpapi":   {"export", "openhim", "aggregate", "validate", "redact", "flight"},
+	"internal/export":    {"aggregate", "validate", "cht", "dhis2", "flight"},
 	"internal/cht":       {"aggregate", "validate", "config"},
 	"internal/dhis2":     {"aggregate", "validate", "config"},
 	"internal/openhim":   {"aggregate", "validate", "config"},
@@ -28,7 +28,9 @@ var allowedInternal = map[string][]string{
 	"internal/retry":     {},
 	"internal/aggregate": {},
 	"internal/validate":  {"aggregate"},
-	"internal/config":    {},
+	"internal/config":    {"redact"},
+	"internal/redact":    {},
+	"internal/flight":    {},
 	"mediator-config":    {},
 }
 
@@ -45,6 +47,8 @@ var forbidden = map[string][]string{
 	"internal/httpapi":   {"github.com/spf13/viper"},
 	"internal/config":    {"github.com/gin-gonic/"},
 	"mediator-config":    {"net/http", "os", "github.com/"},
+	"internal/redact":    {"net/http", "os", "github.com/", "golang.org/x/"},
+	"internal/flight":    {"net/http", "os", "github.com/", "golang.org/x/"},
 }
 
 // ginImporters are the only packages allowed to import gin.
