@@ -53,7 +53,9 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 )
 
 // Exporter is what the handlers need. *export.Service implements it.
@@ -106,6 +108,18 @@ type Options struct {
 	// this long for identical pulls (server.pull_cache_ttl); zero builds
 	// every pull.
 	PullCacheTTL time.Duration
+	// Redactor redacts credentials from everything an answer carries
+	// (envelope error, response body, orchestrations, properties) and from
+	// /health. Without it only the rules that need no configured secret
+	// apply.
+	Redactor *redact.Redactor
+	// Shutdown, optional, is canceled when the mediator stops waiting for
+	// running exports: their pushes stop between chunks, and each answer is
+	// a 503 whose report lists the values not sent.
+	Shutdown context.Context
+	// Configured, optional, returns nil when the mediator has what it needs
+	// to export (CHT and DHIS2), else why not: /health reports it.
+	Configured func() error
 }
 
 // server holds the handlers' dependencies.
@@ -122,6 +136,10 @@ type server struct {
 	maxBody     int64
 	validate    *validator.Validate
 	pulls       coalescer
+	exports     flight.Group[export.ExportRequest, exportResult]
+	redactor    *redact.Redactor
+	shutdown    context.Context
+	configured  func() error
 }
 
 // ginMode sets gin's mode once. gin keeps the mode in a package variable
@@ -161,11 +179,14 @@ func build(opts Options) (*server, http.Handler, error) {
 		password:    opts.Password,
 		health:      opts.Health,
 		now:         opts.Now,
-		log:         opts.Logger.With("component", "httpapi"),
+		log:         slog.New(redact.NewHandler(opts.Logger.Handler(), opts.Redactor)).With("component", "httpapi"),
 		recorderFor: opts.RecorderFor,
 		maxBody:     opts.MaxBodyBytes,
 		validate:    newValidator(),
 		pulls:       coalescer{ttl: opts.PullCacheTTL, now: time.Now},
+		redactor:    opts.Redactor,
+		shutdown:    opts.Shutdown,
+		configured:  opts.Configured,
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -16,6 +16,7 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
 )
 
 type upstreamMarked struct{}
@@ -53,7 +54,7 @@ func TestStatusFor(t *testing.T) {
 		{"joined with an upstream error", errors.Join(errors.New("a"), &cht.StatusError{StatusCode: 500}), 502},
 		{"deadline, not upstream", fmt.Errorf("export: %w", context.DeadlineExceeded), 504},
 		{"internal", errors.New("export: DHIS2 is not configured"), 500},
-		{"panic in a build", &panicError{value: "boom"}, 500},
+		{"panic in a build", &flight.PanicError{Value: "boom"}, 500},
 		{"a message that only mentions cht", errors.New("build: not cht: x"), 500},
 	}
 	for _, tt := range tests {
