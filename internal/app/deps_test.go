@@ -21,9 +21,9 @@ var allowedInternal = map[string][]string{
 	"internal/app":       {"*"},
 	"internal/httpapi":   {"export", "openhim", "aggregate", "validate", "redact", "flight"},
 	"internal/export":    {"aggregate", "validate", "cht", "dhis2", "flight"},
-	"internal/cht":       {"aggregate", "validate", "config"},
-	"internal/dhis2":     {"aggregate", "validate", "config"},
-	"internal/openhim":   {"aggregate", "validate", "config"},
+	"internal/cht":       {"aggregate", "validate", "config", "redact"},
+	"internal/dhis2":     {"aggregate", "validate", "config", "redact"},
+	"internal/openhim":   {"aggregate", "validate", "config", "redact", "redirect"},
 	"internal/breaker":   {},
 	"internal/retry":     {},
 	"internal/aggregate": {},
@@ -31,6 +31,7 @@ var allowedInternal = map[string][]string{
 	"internal/config":    {"redact"},
 	"internal/redact":    {},
 	"internal/flight":    {},
+	"internal/redirect":  {},
 	"mediator-config":    {},
 }
 
@@ -49,6 +50,7 @@ var forbidden = map[string][]string{
 	"mediator-config":    {"net/http", "os", "github.com/"},
 	"internal/redact":    {"net/http", "os", "github.com/", "golang.org/x/"},
 	"internal/flight":    {"net/http", "os", "github.com/", "golang.org/x/"},
+	"internal/redirect":  {"os", "github.com/", "golang.org/x/"},
 }
 
 // ginImporters are the only packages allowed to import gin.

@@ -26,13 +26,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 )
 
 // UserAgent is sent with every request.
@@ -251,14 +250,10 @@ func (c *Client) unreachable(r request, cause error) *UnreachableError {
 	return &UnreachableError{Op: r.op, URL: u.String(), Err: cause, msg: c.redact(cause.Error())}
 }
 
-var userinfoRE = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@`)
-
-// redact removes URL userinfo and the configured password from s: a backstop
-// for text that comes from elsewhere (an error body, a transport's error).
+// redact removes credentials from s by the rules of package redact (the
+// configured password, the basic pair in base64, any "Basic …", URL
+// userinfo): a backstop for text that comes from elsewhere (an error body
+// that echoes the request headers, a transport's error).
 func (c *Client) redact(s string) string {
-	s = userinfoRE.ReplaceAllString(s, "$1")
-	if pw := c.password.Reveal(); pw != "" {
-		s = strings.ReplaceAll(s, pw, "<secret>")
-	}
-	return s
+	return redact.New(redact.Credential{Username: c.username, Secret: c.password.Reveal()}).String(s)
 }

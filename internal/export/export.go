@@ -107,7 +107,7 @@ type ExportRequest struct {
 // happened, including partial failures.
 func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error) {
 	if s.dhis2 == nil {
-		return nil, errors.New("export: DHIS2 is not configured")
+		return nil, NotConfigured(errors.New("the mediator has no DHIS2 configuration yet: set dhis2.url and dhis2.token or dhis2.username and dhis2.password (config file, environment or the OpenHIM console)"))
 	}
 	req.HumanReadable = false
 	op := fmt.Sprintf("export %s %s", req.DataSet, req.Period)

@@ -132,6 +132,29 @@ type InputError struct{ Err error }
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
+// StatusError is an error that decides the HTTP answer it calls for: the
+// status code and whether OpenHIM should retry the transaction (the
+// envelope's error member). The HTTP layer honours any error with
+// HTTPStatus() int and Retryable() bool methods, so other typed failures
+// (a month not ready, say) slot in the same way.
+type StatusError struct {
+	Code  int
+	Retry bool
+	Err   error
+}
+
+func (e *StatusError) Error() string   { return e.Err.Error() }
+func (e *StatusError) Unwrap() error   { return e.Err }
+func (e *StatusError) HTTPStatus() int { return e.Code }
+func (e *StatusError) Retryable() bool { return e.Retry }
+
+// NotConfigured wraps why the mediator cannot export yet (no CHT or DHIS2
+// configuration): 503, retried, as the configuration may arrive from the
+// OpenHIM console at any time.
+func NotConfigured(err error) error {
+	return &StatusError{Code: 503, Retry: true, Err: err}
+}
+
 // IsInputError reports whether err was caused by the request itself.
 func IsInputError(err error) bool {
 	var ie *InputError

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,8 +20,17 @@ import (
 // Known secrets: a test fails if any of them shows in the orchestrations.
 var knownSecrets = []string{"cht-Pa55word", "d2pat_Tok3n&x=\"q\"", "dhis2/pass word"}
 
+// knownCredentials are knownSecrets as configured credentials.
+func knownCredentials() []redact.Credential {
+	out := make([]redact.Credential, len(knownSecrets))
+	for i, s := range knownSecrets {
+		out[i] = redact.Credential{Secret: s}
+	}
+	return out
+}
+
 func recordingClient(upstream string, limit int) *http.Client {
-	return &http.Client{Transport: NewTransport(nil, upstream, limit, knownSecrets...)}
+	return &http.Client{Transport: NewTransport(nil, upstream, limit, knownCredentials()...)}
 }
 
 // assertNoSecret fails if a known secret, in any encoding, is in the JSON
@@ -290,7 +300,7 @@ func TestTransport_transportError(t *testing.T) {
 }
 
 func TestScrubber_errorMessage(t *testing.T) {
-	sc := newScrubber(knownSecrets)
+	sc := newScrubber(knownCredentials())
 	err := &url.Error{Op: "Get", URL: "http://u:" + knownSecrets[0] + "@cht/medic?token=abc&keys=1", Err: errors.New("refused " + knownSecrets[2])}
 	got := sc.errorMessage(err)
 	if want := `Get "http://cht/medic?token=<redacted>&keys=1": refused <redacted>`; got != want {

@@ -24,6 +24,7 @@
 package redact
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -127,7 +128,7 @@ var (
 	// userinfoRE matches the userinfo of a URL: scheme://userinfo@.
 	userinfoRE = regexp.MustCompile(`\b([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@\s"'<>]+)@`)
 	// paramRE matches the value of a secret-looking query parameter.
-	paramRE = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pwd|pass|token|access_token|api_?key|apitoken|secret|client_secret)=)[^&#\s"'<>]*`)
+	paramRE = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pwd|pass|token|access_token|api_?key|apitoken|secret|client_secret)=)(?:<redacted>|[^&#\s"'<>]*)`)
 	// memberRE matches the value of a secret-looking JSON member.
 	memberRE = regexp.MustCompile(`(?i)("(?:password|passwd|pwd|pass|token|access_token|api_?key|apitoken|secret|client_secret|authorization)"\s*:\s*")(?:[^"\\]|\\.)*"`)
 	// authParamRE matches an auth-param such as realm= after a scheme
@@ -140,19 +141,7 @@ func (r *Redactor) String(s string) string {
 	if s == "" {
 		return s
 	}
-	if r != nil {
-		if ru := r.rules.Load(); ru != nil {
-			for _, f := range ru.anywhere {
-				if strings.Contains(s, f) {
-					s = strings.ReplaceAll(s, f, Mask)
-				}
-			}
-			for _, f := range ru.words {
-				s = replaceWord(s, f)
-			}
-		}
-	}
-	return Patterns(s)
+	return Patterns(r.Secrets(s))
 }
 
 // Bytes is String for a byte slice.
@@ -182,7 +171,7 @@ func Patterns(s string) string {
 	if strings.Contains(s, " ") {
 		s = schemeRE.ReplaceAllStringFunc(s, func(m string) string {
 			sub := schemeRE.FindStringSubmatch(m)
-			if authParamRE.MatchString(sub[3]) {
+			if authParamRE.MatchString(sub[3]) || sub[1] == "Basic" && !basicPair(sub[3]) {
 				return m
 			}
 			return sub[1] + sub[2] + Mask
@@ -202,6 +191,37 @@ func Patterns(s string) string {
 	}
 	if strings.Contains(s, `"`) {
 		s = memberRE.ReplaceAllString(s, `${1}`+Mask+`"`)
+	}
+	return s
+}
+
+// basicPair reports whether tok is base64 of "user:password", as basic auth
+// credentials always are: so "Basic Services" in a data element's name is
+// left alone.
+func basicPair(tok string) bool {
+	b, err := base64.StdEncoding.DecodeString(tok)
+	if err != nil {
+		b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(tok, "="))
+	}
+	return err == nil && bytes.IndexByte(b, ':') >= 0
+}
+
+// Secrets returns s with only the configured secrets redacted (no
+// pattern): for a body that is parsed afterwards, whose other text must
+// stay as the server sent it.
+func (r *Redactor) Secrets(s string) string {
+	if s == "" || r == nil {
+		return s
+	}
+	if ru := r.rules.Load(); ru != nil {
+		for _, f := range ru.anywhere {
+			if strings.Contains(s, f) {
+				s = strings.ReplaceAll(s, f, Mask)
+			}
+		}
+		for _, f := range ru.words {
+			s = replaceWord(s, f)
+		}
 	}
 	return s
 }
@@ -238,10 +258,25 @@ func isWordByte(c byte) bool {
 // parameters redacted; for a text that does not parse, Patterns of it.
 func URL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return Patterns(raw)
+	if err == nil && u.User != nil {
+		return Patterns(u.Redacted())
 	}
-	return Patterns(u.Redacted())
+	if err != nil {
+		// Malformed: whatever stands between "://" and the last "@" before
+		// the path may be credentials.
+		if i := strings.Index(raw, "://"); i >= 0 {
+			rest := raw[i+3:]
+			authority := rest
+			if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+				authority = rest[:j]
+			}
+			if at := strings.LastIndex(authority, "@"); at >= 0 {
+				user, _, _ := strings.Cut(authority[:at], ":")
+				raw = raw[:i+3] + user + ":" + Mask + rest[at:]
+			}
+		}
+	}
+	return Patterns(raw)
 }
 
 // Handler is a slog.Handler that redacts the message and every attribute

@@ -29,9 +29,11 @@ func TestString(t *testing.T) {
 		{"echoed basic pair without scheme", `{"auth":"` + basicMedic + `"}`, `{"auth":"<redacted>"}`},
 		{"echoed basic header", `"authorization":["Basic ` + basicA + `"]`, `"authorization":["Basic <redacted>"]`},
 		{"unknown basic credentials", "Authorization: Basic Zm9vOmJhcg==", "Authorization: Basic <redacted>"},
+		{"unknown basic credentials without padding", "Basic Zm9vOmJhcg and more", "Basic <redacted> and more"},
 		{"bearer", "Bearer eyJhbGciOi.x.y", "Bearer <redacted>"},
 		{"realm is no credential", `Basic realm="cht", charset="UTF-8"`, `Basic realm="cht", charset="UTF-8"`},
 		{"prose stays", "no basic auth credentials", "no basic auth credentials"},
+		{"a name starting with Basic stays", `"name":"Basic Services Package"`, `"name":"Basic Services Package"`},
 		{"one-character secret leaves paths alone", "GET /api/v1/settings application/json a", "GET /api/v1/settings application/json a"},
 		{"short secret as a word", "the password pw12 is short", "the password <redacted> is short"},
 		{"short secret inside a word stays", "apw12b /pw123", "apw12b /pw123"},
@@ -40,6 +42,8 @@ func TestString(t *testing.T) {
 		{"query parameter", "/x?user=a&password=hunter&b=1", "/x?user=a&password=<redacted>&b=1"},
 		{"json member", `{"username":"u","password":"p\"q","x":1}`, `{"username":"u","password":"<redacted>","x":1}`},
 		{"nothing", "plain text 123", "plain text 123"},
+		{"already redacted parameter", "/x?password=<redacted>&b=1", "/x?password=<redacted>&b=1"},
+		{"already redacted userinfo", "http://u:<redacted>@h/", "http://u:<redacted>@h/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
