@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/breaker"
@@ -186,6 +187,14 @@ func credentials(cfgs ...config.Config) []redact.Credential {
 			redact.Credential{Username: cfg.OpenHIM.Username, Secret: cfg.OpenHIM.Password.Reveal()},
 			redact.Credential{Username: cfg.Server.Username, Secret: cfg.Server.Password.Reveal()},
 		)
+		// A password in a URL's userinfo (cht.url may carry one).
+		for _, raw := range []string{cfg.CHT.URL, cfg.DHIS2.URL, cfg.OpenHIM.URL} {
+			if u, err := url.Parse(raw); err == nil && u.User != nil {
+				if pw, ok := u.User.Password(); ok {
+					out = append(out, redact.Credential{Username: u.User.Username(), Secret: pw})
+				}
+			}
+		}
 	}
 	return out
 }

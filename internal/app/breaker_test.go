@@ -234,3 +234,25 @@ func TestApp_refusedConsoleConfigKeepsBreakers(t *testing.T) {
 		t.Errorf("the log holds the console's password:\n%s", logs.String())
 	}
 }
+
+// A console config whose CHT URL carries a password is applied, and the log
+// line that says so shows the URL without it.
+func TestApp_consoleURLPasswordNotLogged(t *testing.T) {
+	url, _ := failingCHT(t)
+	var logs strings.Builder
+	a := testApp(t, url)
+	a.log = slog.New(redact.NewHandler(slog.NewJSONHandler(&logs, nil), a.redactor))
+	withPassword := strings.Replace(url, "http://", "http://medic:Url-Secret-42@", 1)
+	if err := a.applyConsole(map[string]any{"cht": map[string]any{"url": withPassword}}); err != nil {
+		t.Fatalf("applyConsole: %v", err)
+	}
+	if !strings.Contains(logs.String(), "config from OpenHIM applied") {
+		t.Fatalf("no log line for the applied config:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "Url-Secret-42") {
+		t.Errorf("the log holds the URL's password:\n%s", logs.String())
+	}
+	if got := a.redactor.String("echo Url-Secret-42"); got != "echo <redacted>" {
+		t.Errorf("the console's password is not redacted from then on: %q", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
@@ -243,7 +244,14 @@ func (s *Service) stopped(ctx context.Context, rep *Report, req ExportRequest, v
 	if more := len(unsent) - len(named); more > 0 {
 		named = append(named, fmt.Sprintf("and %d more", more))
 	}
-	s.log.Error("export stopped part-way: values not sent", "data_set", req.DataSet, "period", rep.Period,
+	// An export cut off (shutdown, SIGINT) logs at ERROR: nobody may read
+	// its answer. Otherwise the answer carries the error and the caller
+	// logs it; this line names the values.
+	level := slog.LevelWarn
+	if ctx.Err() != nil {
+		level = slog.LevelError
+	}
+	s.log.Log(ctx, level, "export stopped part-way: values not sent", "data_set", req.DataSet, "period", rep.Period,
 		"not_sent", len(unsent), "valid", len(valid), "values", named, "err", pe)
 }
 

@@ -78,6 +78,11 @@ func (s *server) writeEnvelope(c *gin.Context, a answer) {
 	_, _ = c.Writer.Write(buf.Bytes())
 }
 
+// keyAnswerAnyway, set on the gin context, makes writeEnvelope answer even
+// though the request's context has ended: a client whose body could not be
+// read (cut off, too slow) may still read the answer that says so.
+const keyAnswerAnyway = "answer_anyway"
+
 // envelopeError is the envelope's error message, or "".
 func envelopeError(env openhim.Response) string {
 	if env.Error == nil {
@@ -90,6 +95,9 @@ func envelopeError(env openhim.Response) string {
 // ended for another reason than the mediator's shutdown, whose answers are
 // still sent).
 func (s *server) clientGone(c *gin.Context) bool {
+	if c.GetBool(keyAnswerAnyway) {
+		return false
+	}
 	ctx := c.Request.Context()
 	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), ErrShutdown)
 }
@@ -192,7 +200,9 @@ func (s *server) writeError(c *gin.Context, code int, retry bool, msg, errorCode
 		orchestrations: orchs,
 	}
 	if retry {
-		a.err = msg
+		// A failure OpenHIM should retry is Failed, whatever its code (a
+		// 409 "month not ready" too).
+		a.err, a.status = msg, openhim.StatusFailed
 	}
 	s.writeEnvelope(c, a)
 }

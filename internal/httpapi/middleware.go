@@ -232,6 +232,7 @@ func (s *server) limitBody(c *gin.Context) {
 			code = http.StatusRequestTimeout
 		}
 		s.reqLog(c).Info("request body unreadable", "status", code, "err", err)
+		c.Set(keyAnswerAnyway, true)
 		s.writeError(c, code, false, "read request body: "+err.Error(), "", nil, nil)
 		c.Abort()
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
 )
 
 type upstreamMarked struct{}
@@ -61,6 +62,36 @@ func TestStatusFor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := statusFor(tt.err); got != tt.want {
 				t.Errorf("statusFor(%v) = %d; want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// Errors that decide their own answer slot into the failure table: the
+// status they name, Failed with the error member when they are to be
+// retried (a month not ready, a mediator not configured yet), Completed
+// without it when not.
+func TestTypedErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantCode   int
+		wantStatus string
+		wantError  bool
+	}{
+		{"not configured", export.NotConfigured(errors.New("the mediator has no CHT configuration yet")), 503, openhim.StatusFailed, true},
+		{"retryable 409", &export.StatusError{Code: 409, Retry: true, Err: errors.New("export x 202406: month not ready: 3 of 16 CHWs")}, 409, openhim.StatusFailed, true},
+		{"final 400", &export.StatusError{Code: 400, Err: errors.New("period 209901 is in the future")}, 400, openhim.StatusCompleted, false},
+		{"shutdown", fmt.Errorf("%w: read CHT: context canceled", ErrShutdown), 503, openhim.StatusFailed, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := &fakeExporter{exportFn: func(context.Context, export.ExportRequest) (*export.Report, error) { return nil, tt.err }}
+			h, _ := testServer(t, exp, nil)
+			rec := do(h, "POST", "/export?dataSet=VMuFODsyWaO&period=202406", nil, nil)
+			env := checkEnvelope(t, rec)
+			if rec.Code != tt.wantCode || env.Status != tt.wantStatus || (env.Error != nil) != tt.wantError {
+				t.Errorf("answer %d %q error %v; want %d %q error %t", rec.Code, env.Status, env.Error, tt.wantCode, tt.wantStatus, tt.wantError)
 			}
 		})
 	}

@@ -445,3 +445,31 @@ func TestOrchestration_JSONShape(t *testing.T) {
 		t.Errorf("an orchestration without a response has one: %s", out)
 	}
 }
+
+// A one-character password must not mangle the audit trail: the path and
+// headers are recorded as they were, while the basic pair it forms is still
+// redacted wherever a server echoes it.
+func TestTransport_shortSecretKeepsTheAuditTrail(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"echo":"`+r.Header.Get("Authorization")+`"}`)
+	}))
+	t.Cleanup(srv.Close)
+	hc := &http.Client{Transport: NewTransport(nil, "CHT", 4096, redact.Credential{Username: "medic", Secret: "a"})}
+	rec := NewRecorder()
+	req, _ := http.NewRequestWithContext(WithRecorder(context.Background(), rec), http.MethodGet, srv.URL+"/api/v1/settings", nil)
+	req.SetBasicAuth("medic", "a")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	o := rec.Orchestrations()[0]
+	if o.Request.Path != "/api/v1/settings" || o.Response.Headers["Content-Type"] != "application/json" {
+		t.Errorf("recorded path %q, content type %q; want them untouched", o.Request.Path, o.Response.Headers["Content-Type"])
+	}
+	if strings.Contains(o.Response.Body, "bWVkaWM6YQ") || !strings.Contains(o.Response.Body, "Basic <redacted>") {
+		t.Errorf("echoed credentials recorded: %s", o.Response.Body)
+	}
+}
