@@ -21,7 +21,7 @@ var allowedInternal = map[string][]string{
 	"internal/app":       {"*"},
 	"internal/httpapi":   {"export", "openhim", "aggregate", "validate", "redact", "flight"},
 	"internal/export":    {"aggregate", "validate", "cht", "dhis2", "flight"},
-	"internal/cht":       {"aggregate", "validate", "config", "redact"},
+	"internal/cht":       {"aggregate", "validate", "config", "redact", "redirect"},
 	"internal/dhis2":     {"aggregate", "validate", "config", "redact"},
 	"internal/openhim":   {"aggregate", "validate", "config", "redact", "redirect"},
 	"internal/breaker":   {},

@@ -32,6 +32,7 @@ import (
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redirect"
 )
 
 // UserAgent is sent with every request.
@@ -124,7 +125,7 @@ func New(cfg config.CHT, hc *http.Client, log *slog.Logger) (*Client, error) {
 		c.concurrency = defaultConcurrency
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Timeout: c.timeout}
+		c.hc = &http.Client{Timeout: c.timeout, CheckRedirect: redirect.Policy("cht")}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

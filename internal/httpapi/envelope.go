@@ -58,8 +58,10 @@ func (s *server) writeEnvelope(c *gin.Context, a answer) {
 	if s.clientGone(c) {
 		// Nobody reads this answer: record that it was never sent, so that
 		// the access log does not show a status the client never got.
-		s.reqLog(c).Error("the client went away before the answer: not sent", "status", a.code, "envelope_status", a.status,
-			"error", envelopeError(env))
+		if a.code != StatusClientClosedRequest { // else fail has logged it
+			s.reqLog(c).Error("the client went away before the answer: not sent", "status", a.code, "envelope_status", a.status,
+				"error", envelopeError(env))
+		}
 		c.Status(StatusClientClosedRequest)
 		c.Abort()
 		return

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
@@ -94,5 +96,29 @@ func TestTypedErrors(t *testing.T) {
 				t.Errorf("answer %d %q error %v; want %d %q error %t", rec.Code, env.Status, env.Error, tt.wantCode, tt.wantStatus, tt.wantError)
 			}
 		})
+	}
+}
+
+// An answer the client never got is never logged as 200: an export whose
+// client went away while it ran is recorded as 499, whatever it returned.
+func TestClientGoneIsNot200(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	exp := &fakeExporter{exportFn: func(_ context.Context, r export.ExportRequest) (*export.Report, error) {
+		close(started)
+		<-release
+		return &export.Report{Status: export.StatusSuccessful, DataSet: r.DataSet, Period: "202406", OrgUnits: []string{}, Problems: []export.Problem{}}, nil
+	}}
+	h, logs := testServer(t, exp, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("POST", "/export?dataSet=VMuFODsyWaO&period=202406", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { h.ServeHTTP(rec, req); close(done) }()
+	<-started
+	cancel()
+	<-done
+	close(release)
+	if strings.Contains(logs.String(), `"status":200`) || !strings.Contains(logs.String(), `"status":499`) {
+		t.Errorf("access log of an answer nobody got:\n%s", logs)
 	}
 }
