@@ -11,12 +11,15 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,6 +187,24 @@ func TestSecurity_redirectsNeverCarryCredentials(t *testing.T) {
 		t.Errorf("preview through a redirecting CHT: exit %d; stderr %q; want 1 and the refused redirect named", code, stderr)
 	}
 	trap.requireUntouched(t, "CHT 302")
+
+	// A TLS CHT redirecting to http://: refused before anything is sent in
+	// cleartext. The binary trusts the test server's certificate through
+	// SSL_CERT_FILE, as Go does on Linux.
+	tlsCHT := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, trap.url+r.URL.Path, http.StatusMovedPermanently)
+	}))
+	t.Cleanup(tlsCHT.Close)
+	certFile := filepath.Join(t.TempDir(), "cht.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsCHT.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = append(chtEnv(exportDB), "MEDIATOR_CHT_URL="+tlsCHT.URL, "GORACE=atexit_sleep_ms=0", "SSL_CERT_FILE="+certFile)
+	code, _, stderr = run(t, env, "preview", "--data-set", seed.DemoDataSet, "--period", period)
+	if code != 1 || !strings.Contains(stderr, "redirect refused") || !strings.Contains(stderr, "another scheme (http, not https)") {
+		t.Errorf("preview through a TLS CHT redirecting to http: exit %d; stderr %q; want 1 and the downgrade refused", code, stderr)
+	}
+	trap.requireUntouched(t, "CHT https→http")
 
 	// DHIS2: reads redirected with 302, or the push with 307.
 	for _, tc := range []struct {
