@@ -257,12 +257,13 @@ func envelopeStatusOfFailure(code int) string {
 // reportProperties adds the counts of reports to props, as strings: the
 // sums over every report, and the number of distinct org units.
 func reportProperties(props map[string]string, reports []*export.Report) map[string]string {
-	var built, valid, rejected, imported, updated, ignored, conflicts int
+	var built, valid, rejected, notSent, imported, updated, ignored, conflicts int
 	orgUnits := map[string]bool{}
 	for _, r := range reports {
 		built += r.DataValues.Built
 		valid += r.DataValues.Valid
 		rejected += r.DataValues.Rejected
+		notSent += r.DataValues.NotSent
 		for _, ou := range r.OrgUnits {
 			orgUnits[ou] = true
 		}
@@ -274,7 +275,7 @@ func reportProperties(props map[string]string, reports []*export.Report) map[str
 		}
 	}
 	for k, v := range map[string]int{
-		"orgUnits": len(orgUnits), "built": built, "valid": valid, "rejected": rejected,
+		"orgUnits": len(orgUnits), "built": built, "valid": valid, "rejected": rejected, "notSent": notSent,
 		"imported": imported, "updated": updated, "ignored": ignored, "conflicts": conflicts,
 	} {
 		props[k] = strconv.Itoa(v)
