@@ -29,13 +29,14 @@ import (
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/testutil"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
 )
 
 // served is a running `mediator serve`.
 type served struct {
 	addr   string
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	cmd    *exec.Cmd
 	done   chan error
 }
@@ -44,7 +45,7 @@ type served struct {
 // OpenHIM registration unless env turns it on, and waits for /health.
 func startServe(t *testing.T, env ...string) *served {
 	t.Helper()
-	s := &served{addr: closedPort(t), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &served{addr: closedPort(t), stderr: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(mediator, "serve")
 	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GORACE=atexit_sleep_ms=0", "MEDIATOR_LOG_LEVEL=info",
 		"MEDIATOR_OPENHIM_REGISTER=false", "MEDIATOR_SERVER_ADDR=" + s.addr}, env...)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/breaker"
@@ -57,7 +58,7 @@ func baseTransport() *http.Transport {
 }
 
 // upstreamClient returns the http.Client of one upstream. Its transport
-// stack is, outermost first (DESIGN.md §1):
+// stack is, outermost first:
 //
 //	record (the orchestration recorder; left out when nil)
 //	→ circuit breaker b (one per upstream, shared by every client of it)
@@ -157,14 +158,27 @@ func newDHIS2Client(cfg config.Config, breakers breakerFor, log *slog.Logger, re
 	return c, nil
 }
 
-// NewLogger builds the program's logger from the log section. Every line
-// is redacted with r (nil: the rules that need no configured secret).
+// NewLogger builds the program's logger from the log section: JSON lines
+// for log collectors, or text for people ("auto": text when w is a
+// terminal, JSON otherwise). Durations are written with their unit
+// ("1m30s"), in both formats; text lines carry the time of day only.
+// Every line is redacted with r (nil: the rules that need no configured
+// secret).
 func NewLogger(cfg config.Log, w io.Writer, r *redact.Redactor) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	text := cfg.Format == "text" || (cfg.Format == "auto" && isTerminal(w))
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		switch {
+		case a.Value.Kind() == slog.KindDuration:
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		case text && len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime:
+			a.Value = slog.StringValue(a.Value.Time().Format(time.TimeOnly))
+		}
+		return a
+	}}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
-	if cfg.Format == "text" {
+	if text {
 		h = slog.NewTextHandler(w, opts)
 	}
 	return slog.New(redact.NewHandler(h, r))
@@ -197,4 +211,14 @@ func credentials(cfgs ...config.Config) []redact.Credential {
 		}
 	}
 	return out
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -152,7 +152,7 @@ func redactHeaders(r *redact.Redactor, h map[string]string) map[string]string {
 }
 
 // sanitizeOrchestrations returns a non-nil slice whose every entry has what
-// core needs to store it (spec §5.3): a name and a request timestamp.
+// core needs to store it: a name and a request timestamp.
 func sanitizeOrchestrations(in []openhim.Orchestration, now time.Time) []openhim.Orchestration {
 	out := make([]openhim.Orchestration, 0, len(in))
 	for _, o := range in {
@@ -224,7 +224,7 @@ func statusText(code int) string {
 }
 
 // envelopeStatus is the OpenHIM status of an answer that is not an export
-// report: what core itself computes from a status code (spec §5.4), except
+// report: what core itself computes from a status code, except
 // that a client that went away is Failed (the work did not finish).
 func envelopeStatus(code int) string {
 	switch {
