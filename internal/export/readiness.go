@@ -39,6 +39,15 @@ func (e *NotReadyError) Error() string {
 	return fmt.Sprintf("export %s %s: month not ready: %s", e.DataSet, e.Period, e.Readiness.Message)
 }
 
+// HTTPStatus is 409 Conflict: the request is valid, the month is not ready
+// for it yet.
+func (e *NotReadyError) HTTPStatus() int { return 409 }
+
+// Retryable is true: the CHWs' next syncs may make the month ready, so
+// OpenHIM should retry the export (the answer carries the envelope's error
+// member, which flags the transaction for core's auto-retry).
+func (e *NotReadyError) Retryable() bool { return true }
+
 // IsNotReady reports whether err is (or wraps) a *NotReadyError.
 func IsNotReady(err error) bool {
 	var nr *NotReadyError

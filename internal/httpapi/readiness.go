@@ -43,14 +43,14 @@ func notReadyOf(err error) *export.NotReadyError {
 
 // writeNotReady answers an export held back by the readiness gate.
 func (s *server) writeNotReady(c *gin.Context, nr *export.NotReadyError, props map[string]string, orchs []openhim.Orchestration) {
-	msg := redact(nr.Error())
+	// writeEnvelope redacts every field.
+	msg := nr.Error()
 	s.reqLog(c).Info("export held back: month not ready", "data_set", nr.DataSet, "period", nr.Period, "err", msg)
 	rep := nr.Report
 	if rep == nil {
 		rep = &export.Report{Status: export.StatusFailed, DataSet: nr.DataSet, Period: nr.Period,
 			OrgUnits: []string{}, Problems: []export.Problem{}, Readiness: nr.Readiness}
 	}
-	rep = redactReport(rep)
 	body, err := json.Marshal(rep)
 	if err != nil {
 		body = errorBody(http.StatusConflict, msg, "")

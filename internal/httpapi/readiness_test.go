@@ -166,7 +166,10 @@ func TestStatusFor_notReady(t *testing.T) {
 	if got := statusFor(err); got != http.StatusConflict {
 		t.Errorf("statusFor(NotReadyError) = %d; want 409", got)
 	}
-	if !retryable(http.StatusConflict) {
-		t.Error("a 409 should carry the envelope error (auto-retry)")
+	if !retryable(http.StatusConflict, err) {
+		t.Error("a month not ready should carry the envelope error (auto-retry)")
+	}
+	if retryable(http.StatusConflict, nil) {
+		t.Error("a bare 409 should not carry the envelope error")
 	}
 }
