@@ -107,7 +107,7 @@ func NewExportService(cfg config.Config, log *slog.Logger, withDHIS2 bool) (*exp
 	if err != nil {
 		return nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log, Data: dataOptions(cfg.DHIS2)}
 	if withDHIS2 {
 		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, log, nil); err != nil {
 			return nil, err
@@ -156,4 +156,10 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// dataOptions are the export's data management settings of the dhis2
+// section.
+func dataOptions(c config.DHIS2) export.DataOptions {
+	return export.DataOptions{CompleteRegistration: c.CompleteRegistration, DeleteStale: c.DeleteStale, OverwriteOthers: c.OverwriteOthers}
 }

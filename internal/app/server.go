@@ -124,7 +124,7 @@ func (a *App) build(cfg config.Config) (*runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2)}
 	if cfg.RequireDHIS2() == nil {
 		if opts.DHIS2, err = newDHIS2Client(cfg, a.breakers, a.log, record("DHIS2")); err != nil {
 			return nil, err
