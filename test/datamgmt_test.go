@@ -1,0 +1,244 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/dhis2/sandbox"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
+)
+
+// DHIS2 data management end to end: the real binary (or the real program's
+// service) against pouchdb-server and the DHIS2 sandbox. The diff against
+// what DHIS2 holds, ownership by storedBy, deletion of stale values,
+// zeros, locks judged by DHIS2's clock, input periods, approval and the
+// completeness registrations.
+
+const (
+	dmMonth = "2026-10"
+	deHH    = "hHVisit0001" // households visited
+)
+
+// dmDB loads a fresh demo district (one month) into its own database, so a
+// test may correct target docs, and returns the manifest and the values
+// DHIS2 must end up with (see exportDemo).
+func dmDB(t *testing.T, name string) (*seed.Manifest, map[key]string) {
+	t.Helper()
+	requireServer(t)
+	docs, m, err := seed.DemoDocs(seed.DemoOptions{End: dmMonth, Months: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newDB(t, name, docs)
+	return m, norm(demoExpected(m, seed.DemoDataSet, m.Months[0]))
+}
+
+// liveValues is what the sandbox holds for period, soft-deleted values
+// left out, keyed like the expected values.
+func liveValues(sb *sandbox.Server, period, dataElementNotIn string) map[key]string {
+	out := map[key]string{}
+	for _, v := range sb.Stored() {
+		if v.Deleted || v.Period != period || v.DataElement == dataElementNotIn {
+			continue
+		}
+		out[normKey(key{v.OrgUnit, v.DataElement, v.CategoryOptionCombo, v.AttributeOptionCombo})] = v.Value
+	}
+	return out
+}
+
+// zeroHouseholds corrects the month in CHT: every CHW of the org unit
+// visited no household (their target docs' totals become 0). It returns
+// the org unit's old total.
+func zeroHouseholds(t *testing.T, db string, m *seed.Manifest, orgUnit string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	old := 0
+	for _, ou := range m.OrgUnits {
+		if ou.ID != orgUnit {
+			continue
+		}
+		for _, chwID := range ou.CHWs {
+			var chw seed.CHW
+			for _, c := range m.CHWs {
+				if c.ID == chwID {
+					chw = c
+				}
+			}
+			id := seed.TargetDocID(m.Months[0], chw.ID, chw.Username)
+			var doc map[string]any
+			if err := couch.Do(ctx, http.MethodGet, "/"+db+"/"+id, nil, &doc); err != nil {
+				t.Fatalf("get %s: %v", id, err)
+			}
+			for _, tv := range doc["targets"].([]any) {
+				tm := tv.(map[string]any)
+				if tm["id"] == seed.TargetHouseholdVisits {
+					val := tm["value"].(map[string]any)
+					old += int(val["total"].(float64))
+					val["total"], val["pass"] = 0, 0
+				}
+			}
+			doc["updated_date"] = time.Now().UnixMilli()
+			if err := couch.Do(ctx, http.MethodPut, "/"+db+"/"+id, doc, nil); err != nil {
+				t.Fatalf("put %s: %v", id, err)
+			}
+		}
+	}
+	if old == 0 {
+		t.Fatalf("fixture: org unit %s visited no household before the correction", orgUnit)
+	}
+	return old
+}
+
+func posts(sb *sandbox.Server, path string) int {
+	n := 0
+	for _, r := range sb.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, path) {
+			n++
+		}
+	}
+	return n
+}
+
+// registeredOrgUnits lists the org units registered complete for the
+// period, each once with the default attribute option combo and stored by
+// the mediator's user.
+func registeredOrgUnits(t *testing.T, sb *sandbox.Server, period string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range sb.Registrations() {
+		if r.Period != period || r.DataSet != seed.DemoDataSet {
+			continue
+		}
+		if r.AttributeOptionCombo != sandbox.DefaultCategoryOptionComboID || r.StoredBy != dhisUser || !r.Completed {
+			t.Errorf("registration %+v; want the default combo, stored by %s, completed", r, dhisUser)
+		}
+		out = append(out, r.OrgUnit)
+	}
+	return out
+}
+
+var demoOrgUnits = []string{seed.OUDistrict, seed.OUMbuyu, seed.OUKanji, seed.OUBahari}
+
+// The month exported twice with one CHT correction in between, through the
+// binary, for every version family: DHIS2 ends up holding exactly the
+// corrected month (the changed total updated, the total now zero deleted
+// because the data element stores no zeros, nothing else touched), with one
+// completeness registration per org unit; a third run, with nothing
+// changed, writes nothing at all.
+func TestDataManagement_correction(t *testing.T) {
+	for _, version := range []string{"2.36.13", "2.38.4", "2.40.2", "2.41.0", "2.43.0"} {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			db := "dm_fix_" + strings.ReplaceAll(version, ".", "_")
+			m, want := dmDB(t, db)
+			period := m.Months[0].Period()
+			md := demoMetadata(t)
+			mdDataElement(t, md, deHH).ZeroIsSignificant = false
+			sb, url := startDHIS2(t, version, md)
+			token := version >= "2.38"
+			// Not the export's business: the mediator's own value of another
+			// period, and of a data element outside the data set.
+			other := []sandbox.DataValue{
+				{DataElement: deHH, Period: "202609", OrgUnit: seed.OUMbuyu, Value: "9", StoredBy: dhisUser},
+				{DataElement: "pnc48hVis01", Period: period, OrgUnit: seed.OUMbuyu, Value: "4", StoredBy: dhisUser},
+			}
+			sb.Put(other...)
+			env := exportEnv(db, url, token)
+			args := []string{"export", "--data-set", seed.DemoDataSet, "--period", period}
+
+			code, stdout, stderr := run(t, env, args...)
+			rep := decodeReport(t, stdout)
+			if code != 0 || rep.Status != export.StatusSuccessful {
+				t.Fatalf("first export: exit %d, status %q; stderr %s; problems %+v", code, rep.Status, stderr, rep.Problems)
+			}
+			if c := rep.Changes; c == nil || c.New != len(want) || c.Changed+c.Deleted+c.Kept+c.Unchanged != 0 || c.Owner != dhisUser {
+				t.Errorf("first export: changes %+v; want %d new, owner %s", c, len(want), dhisUser)
+			}
+			diff(t, "after the first export", liveValues(sb, period, "pnc48hVis01"), want)
+			if got := registeredOrgUnits(t, sb, period); !reflect.DeepEqual(sortedCopy(got), sortedCopy(demoOrgUnits)) {
+				t.Errorf("registered %v; want each of %v once", got, demoOrgUnits)
+			}
+			if c := rep.Completeness; c == nil || c.Mode != "when_ready" || len(c.Registered) != 4 {
+				t.Errorf("completeness %+v; want when_ready with 4 org units registered", c)
+			}
+
+			// One correction in CHT: Mbuyu's CHWs visited no household.
+			mbuyuOld := zeroHouseholds(t, db, m, seed.OUMbuyu)
+			corrected := map[key]string{}
+			for k, v := range want {
+				corrected[k] = v
+			}
+			hhMbuyu, hhDistrict := key{seed.OUMbuyu, deHH, "", ""}, key{seed.OUDistrict, deHH, "", ""}
+			delete(corrected, hhMbuyu) // zero, and DHIS2 stores no zero for it
+			var district int
+			fmt.Sscan(want[hhDistrict], &district)
+			corrected[hhDistrict] = fmt.Sprint(district - mbuyuOld)
+			before := sb.Stored()
+
+			code, stdout, stderr = run(t, env, args...)
+			rep = decodeReport(t, stdout)
+			if code != 0 || rep.Status != export.StatusSuccessful {
+				t.Fatalf("second export: exit %d, status %q; stderr %s; problems %+v", code, rep.Status, stderr, rep.Problems)
+			}
+			if c := rep.Changes; c == nil || c.New != 0 || c.Changed != 1 || c.Deleted != 1 || c.Unchanged != len(want)-2 || len(c.List) != 0 {
+				t.Errorf("second export: changes %+v; want 1 changed, 1 deleted, %d unchanged, no list outside a dry run", c, len(want)-2)
+			}
+			if imp := rep.Import; imp == nil || imp.Deleted != 1 || imp.Imported+imp.Updated != 1 || len(imp.Conflicts) != 0 {
+				t.Errorf("second export: import %+v; want one value written and one deleted", imp)
+			}
+			diff(t, "after the correction", liveValues(sb, period, "pnc48hVis01"), corrected)
+			// Nothing else touched: every other stored value is as it was.
+			after := sb.Stored()
+			touched := map[key]bool{hhMbuyu: true, hhDistrict: true}
+			for i, b := range before {
+				k := normKey(key{b.OrgUnit, b.DataElement, b.CategoryOptionCombo, b.AttributeOptionCombo})
+				if b.Period == period && touched[k] {
+					continue
+				}
+				if i >= len(after) || !reflect.DeepEqual(after[i], b) {
+					t.Errorf("value %s %s was touched: %+v", k, b.Period, b)
+				}
+			}
+			if got := registeredOrgUnits(t, sb, period); len(got) != 4 {
+				t.Errorf("after the correction: registrations %v; want still one per org unit", got)
+			}
+			if c := rep.Completeness; c == nil || len(c.Registered) != 0 || len(c.AlreadyComplete) != 4 {
+				t.Errorf("second export: completeness %+v; want all 4 already complete", c)
+			}
+
+			// Nothing changed: nothing is written, not even a registration.
+			stored, dvPosts, regPosts := sb.Stored(), posts(sb, "/dataValueSets"), posts(sb, "/completeDataSetRegistrations")
+			code, stdout, _ = run(t, env, args...)
+			rep = decodeReport(t, stdout)
+			if code != 0 || rep.Status != export.StatusSuccessful || rep.Import != nil {
+				t.Errorf("third export: exit %d, status %q, import %+v; want success and no import", code, rep.Status, rep.Import)
+			}
+			if c := rep.Changes; c == nil || c.Unchanged != len(want) || c.New+c.Changed+c.Deleted+c.Kept != 0 {
+				t.Errorf("third export: changes %+v; want all %d unchanged", c, len(want))
+			}
+			if !reflect.DeepEqual(sb.Stored(), stored) || posts(sb, "/dataValueSets") != dvPosts || posts(sb, "/completeDataSetRegistrations") != regPosts {
+				t.Errorf("third export wrote to DHIS2: %d → %d data value posts, %d → %d registration posts",
+					dvPosts, posts(sb, "/dataValueSets"), regPosts, posts(sb, "/completeDataSetRegistrations"))
+			}
+		})
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
