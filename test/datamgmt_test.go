@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/validate"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/dhis2/sandbox"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
 )
@@ -241,4 +243,164 @@ func sortedCopy(s []string) []string {
 		}
 	}
 	return out
+}
+
+// A dry run through the binary: a readable table of what would change
+// (old → new, deletions), DHIS2 asked with dryRun=true, nothing stored;
+// --json gives the report with the list of changes.
+func TestDataManagement_dryRunTable(t *testing.T) {
+	db := "dm_dry"
+	m, want := dmDB(t, db)
+	period := m.Months[0].Period()
+	md := demoMetadata(t)
+	mdDataElement(t, md, deHH).ZeroIsSignificant = false
+	sb, url := startDHIS2(t, "2.41.0", md)
+	env := exportEnv(db, url, true)
+	args := []string{"export", "--data-set", seed.DemoDataSet, "--period", period}
+	if code, _, stderr := run(t, env, args...); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, stderr)
+	}
+	mbuyuOld := zeroHouseholds(t, db, m, seed.OUMbuyu)
+	before, dvPosts := sb.Stored(), posts(sb, "/dataValueSets")
+
+	code, stdout, stderr := run(t, env, append(args, "--dry-run")...)
+	if code != 0 {
+		t.Fatalf("dry run: exit %d: %s\n%s", code, stderr, stdout)
+	}
+	var district int
+	fmt.Sscan(want[key{seed.OUDistrict, deHH, "", ""}], &district)
+	for _, line := range []string{
+		"Dry run of data set " + seed.DemoDataSet + ", period " + period + ": DHIS2 was not changed.",
+		"Status:  Successful",
+		fmt.Sprintf("Changes: 0 new, 1 changed, %d unchanged, 1 to delete, 0 kept (values owned by DHIS2 user %s)", len(want)-2, dhisUser),
+		"DHIS2 (dry run): SUCCESS, 0 imported, 1 updated, 1 deleted, 0 ignored, 0 conflicts",
+		"Completeness (when_ready): would register none; already complete: ",
+	} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("the table lacks %q:\n%s", line, stdout)
+		}
+	}
+	for _, row := range []string{
+		`CHANGE +ORG UNIT +DATA ELEMENT +CATEGORY OPTION COMBO +ATTRIBUTE OPTION COMBO +DHIS2 NOW +AFTER +NOTE`,
+		fmt.Sprintf(`changed +%s +%s +- +- +%d +%d *\n`, seed.OUDistrict, deHH, district, district-mbuyuOld),
+		fmt.Sprintf(`delete +%s +%s +- +- +%d +\(deleted\) +the total is now zero`, seed.OUMbuyu, deHH, mbuyuOld),
+	} {
+		if !regexp.MustCompile(row).MatchString(stdout) {
+			t.Errorf("the table has no row matching %s:\n%s", row, stdout)
+		}
+	}
+	if !reflect.DeepEqual(sb.Stored(), before) {
+		t.Error("a dry run changed what DHIS2 stored")
+	}
+	for _, r := range sb.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/dataValueSets") && r.Query.Get("dryRun") != "true" {
+			if dvPosts--; dvPosts < 0 {
+				t.Errorf("a dry run posted without dryRun=true: %v", r.Query)
+			}
+		}
+	}
+
+	code, stdout, _ = run(t, env, append(args, "--dry-run", "--json")...)
+	rep := decodeReport(t, stdout)
+	if code != 0 || !rep.DryRun || rep.Changes == nil || len(rep.Changes.List) != 2 {
+		t.Fatalf("--json: exit %d, report %+v; want the dry run with 2 changes listed", code, rep)
+	}
+	del := rep.Changes.List[1]
+	if del.Kind != "delete" || del.OrgUnit != seed.OUMbuyu || del.Old != fmt.Sprint(mbuyuOld) || !strings.Contains(del.Reason, "zero") {
+		t.Errorf("change %+v; want the deletion of Mbuyu's %d households, the total now zero", del, mbuyuOld)
+	}
+}
+
+// Ownership is DHIS2's storedBy: a value another user stored is never
+// deleted, and by default not overwritten (reported, the export Completed
+// with error(s)); with dhis2.overwrite_others it is overwritten and shown
+// as "changed, stored by". The mediator's own stale values are deleted,
+// unless dhis2.delete_stale is off.
+func TestDataManagement_ownership(t *testing.T) {
+	_, mo, want := exportDemo(t)
+	period := mo.Period()
+	req := export.Request{DataSet: seed.DemoDataSet, Period: mo}
+	const clerk = "district-clerk"
+	kanjiHH := key{seed.OUKanji, deHH, "", ""}
+	setup := func(sb *sandbox.Server) {
+		sb.Put(
+			// A clerk typed another number where CHT has one.
+			sandbox.DataValue{DataElement: deHH, Period: period, OrgUnit: seed.OUKanji, Value: "999", StoredBy: clerk},
+			// The mediator stored a value CHT no longer produces: an org
+			// unit of the data set that no CHT contact maps any more.
+			sandbox.DataValue{DataElement: seed.DEBirths, Period: period, OrgUnit: "ouCountry01", Value: "5", StoredBy: dhisUser},
+			// And the clerk's value on that same unmapped org unit.
+			sandbox.DataValue{DataElement: deHH, Period: period, OrgUnit: "ouCountry01", Value: "7", StoredBy: clerk},
+		)
+	}
+	md := func() *sandbox.Metadata {
+		md := demoMetadata(t)
+		ds := mdDataSet(t, md, seed.DemoDataSet)
+		ds.OrganisationUnits = append(ds.OrganisationUnits, sandbox.Ref{ID: "ouCountry01"})
+		return md
+	}
+
+	t.Run("defaults: others kept, own stale deleted", func(t *testing.T) {
+		sb, url := startDHIS2(t, "2.40.3", md())
+		setup(sb)
+		rep := runExport(t, newService(t, exportDB, dhis2Keys(url, false), nil), req, false)
+		if rep.Status != export.StatusCompletedWithErrors {
+			t.Errorf("status %q; want %q (CHT's number for Kanji is not in DHIS2)", rep.Status, export.StatusCompletedWithErrors)
+		}
+		kept := problemsByCode(rep)["value_kept"]
+		if len(kept) != 1 || kept[0].OrgUnit != seed.OUKanji || !strings.Contains(kept[0].Message, clerk) || !strings.Contains(kept[0].Message, "999") {
+			t.Errorf("value_kept problems %+v; want Kanji's, naming %s and 999", kept, clerk)
+		}
+		if c := rep.Changes; c == nil || c.Kept != 1 || c.Deleted != 1 || c.New != len(want)-1 {
+			t.Errorf("changes %+v; want 1 kept, 1 deleted, %d new", c, len(want)-1)
+		}
+		got := liveValues(sb, period, "")
+		wantNow := map[key]string{}
+		for k, v := range want {
+			wantNow[k] = v
+		}
+		wantNow[kanjiHH] = "999"
+		wantNow[key{"ouCountry01", deHH, "", ""}] = "7" // the clerk's, never deleted
+		diff(t, "stored", got, wantNow)
+		for _, v := range sb.Stored() {
+			if v.OrgUnit == "ouCountry01" && v.DataElement == seed.DEBirths && !v.Deleted {
+				t.Errorf("the mediator's stale value %+v was not deleted", v)
+			}
+		}
+		// Kanji's values were not all accepted: when_ready registers nothing.
+		if got := registeredOrgUnits(t, sb, period); len(got) != 0 {
+			t.Errorf("registered %v; want none (when_ready, and a value was kept)", got)
+		}
+	})
+
+	t.Run("overwrite_others on, delete_stale off", func(t *testing.T) {
+		sb, url := startDHIS2(t, "2.40.3", md())
+		setup(sb)
+		svc := newService(t, exportDB, dhis2Keys(url, false, "dhis2.overwrite_others", "true", "dhis2.delete_stale", "false"), nil)
+		dry := runExport(t, svc, req, true)
+		var changed *validate.Change
+		for i, c := range dry.Changes.List {
+			if c.Kind == "changed" {
+				changed = &dry.Changes.List[i]
+			}
+		}
+		if changed == nil || changed.OrgUnit != seed.OUKanji || changed.StoredBy != clerk || changed.Old != "999" || changed.New != want[kanjiHH] {
+			t.Errorf("dry run changes %+v; want Kanji's 999 → %s, stored by %s", dry.Changes.List, want[kanjiHH], clerk)
+		}
+		rep := runExport(t, svc, req, false)
+		if rep.Status != export.StatusSuccessful || rep.Changes.Changed != 1 || rep.Changes.Deleted != 0 || rep.Changes.Kept != 1 {
+			t.Errorf("status %q, changes %+v; want Successful, 1 changed, 1 kept (own stale value, deletion off)", rep.Status, rep.Changes)
+		}
+		for _, v := range sb.Stored() {
+			switch {
+			case v.OrgUnit == seed.OUKanji && v.DataElement == deHH && (v.Value != want[kanjiHH] || v.StoredBy != dhisUser):
+				t.Errorf("Kanji households %+v; want CHT's %s stored by %s", v, want[kanjiHH], dhisUser)
+			case v.OrgUnit == "ouCountry01" && v.Deleted:
+				t.Errorf("%+v deleted; want every value kept with delete_stale off", v)
+			}
+		}
+		if got := registeredOrgUnits(t, sb, period); len(got) != 4 {
+			t.Errorf("registered %v; want the 4 org units", got)
+		}
+	})
 }

@@ -247,6 +247,11 @@ func (s *Service) register(ctx context.Context, rep *Report, req ExportRequest, 
 			failed[v.OrgUnit] = true // refused by validation or a lock prediction
 		}
 	}
+	for _, p := range rep.Problems {
+		if p.Code == codeValueKept {
+			failed[p.OrgUnit] = true // CHT's number is not what DHIS2 holds
+		}
+	}
 	c := &Completeness{Mode: mode, Registered: []string{}}
 	rep.Completeness = c
 	dm, isDM := s.dhis2.(DataManager)

@@ -129,6 +129,13 @@ func Compare(md Metadata, produced, valid []Value, stored []Stored, opts DiffOpt
 		if kind != ChangeDelete {
 			c.New = v.Value
 		}
+		// The default combo reads as none, however it was written.
+		if c.CategoryOptionCombo == def {
+			c.CategoryOptionCombo = ""
+		}
+		if c.AttributeOptionCombo == def {
+			c.AttributeOptionCombo = ""
+		}
 		if s != nil {
 			c.Old = s.Value
 			if !owned(s.StoredBy) {
