@@ -404,3 +404,183 @@ func TestDataManagement_ownership(t *testing.T) {
 		}
 	})
 }
+
+// dataEntryUser is a DHIS2 user without F_EDIT_EXPIRED (not a superuser).
+func dataEntryUser(o *sandbox.Options) {
+	o.User = &sandbox.User{Authorities: []string{"F_DATAVALUE_ADD"}, OrgUnits: []string{"ouCountry01"}}
+}
+
+// Locks are judged by DHIS2's clock (the sandbox's serverDate, 2026-11-15,
+// not this machine's), predicted with the fix in plain words, but never
+// used to drop a value DHIS2 might accept: a locked period is still sent,
+// DHIS2's conflict translated, and a lock exception lets the same export
+// through. A superuser (F_EDIT_EXPIRED) gets no warning.
+func TestDataManagement_locks(t *testing.T) {
+	_, mo, want := exportDemo(t)
+	period := mo.Period()
+	req := export.Request{DataSet: seed.DemoDataSet, Period: mo}
+	withExpiry := func(days int) *sandbox.Metadata {
+		md := demoMetadata(t)
+		mdDataSet(t, md, seed.DemoDataSet).ExpiryDays = days
+		return md
+	}
+
+	t.Run("DHIS2's clock, not the local one", func(t *testing.T) {
+		// 202610 locks on 2026-11-30 after 30 days: open on DHIS2's
+		// 2026-11-15, locked by a clock at or after December 2026.
+		if time.Now().Before(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)) {
+			t.Log("this machine's clock is before 2026-11-30: the test cannot tell the clocks apart, but still checks the push")
+		}
+		sb, url := startDHIS2(t, "2.41.0", withExpiry(30), dataEntryUser)
+		rep := runExport(t, newService(t, exportDB, dhis2Keys(url, true), nil), req, false)
+		if rep.Status != export.StatusSuccessful || len(problemsByCode(rep)["period_locked"]) != 0 {
+			t.Errorf("status %q, problems %+v; want Successful, no lock", rep.Status, rep.Problems)
+		}
+		diff(t, "stored", liveValues(sb, period, ""), want)
+	})
+
+	for _, version := range []string{"2.40.3", "2.43.0"} {
+		t.Run("expired, then a lock exception "+version, func(t *testing.T) {
+			sb, url := startDHIS2(t, version, withExpiry(10), dataEntryUser)
+			svc := newService(t, exportDB, dhis2Keys(url, true), nil)
+			rep := runExport(t, svc, req, false)
+			locked := problemsByCode(rep)["period_locked"]
+			wantMsg := "period 202610 locked since 2026-11-10 (expiry 10 days) by DHIS2's clock: ask a DHIS2 administrator for a lock exception for these org units"
+			if len(locked) != 1 || !strings.HasPrefix(locked[0].Message, wantMsg) {
+				t.Errorf("period_locked problems %+v; want one saying %q", locked, wantMsg)
+			}
+			if posts(sb, "/dataValueSets") == 0 {
+				t.Error("the locked period was not sent; a lock exception could have let DHIS2 accept it")
+			}
+			conflicts := problemsByCode(rep)["dhis2_conflict"]
+			if rep.Status == export.StatusSuccessful || len(conflicts) == 0 || !strings.Contains(conflicts[0].Message, "lock exception") {
+				t.Errorf("status %q, conflicts %+v; want DHIS2's refusal, with the lock exception named", rep.Status, conflicts)
+			}
+			if n := len(liveValues(sb, period, "")); n != 0 || len(sb.Registrations()) != 0 {
+				t.Errorf("DHIS2 holds %d values and %d registrations; want none", n, len(sb.Registrations()))
+			}
+			for _, ou := range demoOrgUnits {
+				sb.AddLockException(seed.DemoDataSet, period, ou)
+			}
+			rep = runExport(t, svc, req, false)
+			if rep.Status != export.StatusSuccessful {
+				t.Errorf("with lock exceptions: status %q; problems %+v", rep.Status, rep.Problems)
+			}
+			diff(t, "stored with lock exceptions", liveValues(sb, period, ""), want)
+			if got := registeredOrgUnits(t, sb, period); len(got) != 4 {
+				t.Errorf("registered %v; want the 4 org units", got)
+			}
+		})
+	}
+
+	t.Run("a superuser has F_EDIT_EXPIRED", func(t *testing.T) {
+		sb, url := startDHIS2(t, "2.41.0", withExpiry(10))
+		rep := runExport(t, newService(t, exportDB, dhis2Keys(url, true), nil), req, false)
+		if rep.Status != export.StatusSuccessful || len(problemsByCode(rep)["period_locked"]) != 0 {
+			t.Errorf("status %q, problems %+v; want Successful without a lock warning", rep.Status, rep.Problems)
+		}
+		diff(t, "stored", liveValues(sb, period, ""), want)
+	})
+
+	t.Run("outside the data input periods nothing is sent", func(t *testing.T) {
+		md := demoMetadata(t)
+		mdDataSet(t, md, seed.DemoDataSet).DataInputPeriods = []sandbox.DataInputPeriod{
+			{Period: sandbox.Ref{ID: period}, OpeningDate: "2026-11-01", ClosingDate: "2026-11-10"}}
+		sb, url := startDHIS2(t, "2.41.0", md)
+		rep := runExport(t, newService(t, exportDB, dhis2Keys(url, true), nil), req, false)
+		notOpen := problemsByCode(rep)["period_not_open"]
+		if rep.Status != export.StatusFailed || len(notOpen) != 1 || !strings.Contains(notOpen[0].Message, "closed for data entry on 2026-11-10") ||
+			rep.DataValues.Rejected != len(want) {
+			t.Errorf("status %q, dataValues %+v, problems %+v; want Failed, every value rejected, the closing date named", rep.Status, rep.DataValues, rep.Problems)
+		}
+		if posts(sb, "/dataValueSets") != 0 || posts(sb, "/completeDataSetRegistrations") != 0 {
+			t.Error("values or registrations were sent for a period DHIS2 refuses")
+		}
+	})
+}
+
+// Approved data is never pushed over: DHIS2 refuses it, the conflict says
+// what to do, the approved org unit is never registered complete; the
+// completeness mode decides about the others.
+func TestDataManagement_approvalAndCompleteness(t *testing.T) {
+	_, mo, want := exportDemo(t)
+	period := mo.Period()
+	req := export.Request{DataSet: seed.DemoDataSet, Period: mo}
+	for _, tc := range []struct {
+		version, mode string
+		registered    []string
+	}{
+		{"2.40.3", "when_ready", nil},
+		{"2.40.3", "always", []string{seed.OUDistrict, seed.OUBahari, seed.OUMbuyu}},
+		{"2.43.0", "always", []string{seed.OUDistrict, seed.OUBahari, seed.OUMbuyu}},
+		{"2.37.9", "never", nil},
+	} {
+		t.Run(tc.version+" "+tc.mode, func(t *testing.T) {
+			md := demoMetadata(t)
+			mdDataSet(t, md, seed.DemoDataSet).Workflow = &sandbox.Ref{ID: "wfCHTMonth1"}
+			sb, url := startDHIS2(t, tc.version, md)
+			sb.Put(sandbox.DataValue{DataElement: deHH, Period: period, OrgUnit: seed.OUKanji, Value: "1", StoredBy: dhisUser})
+			sb.Approve("wfCHTMonth1", period, seed.OUKanji, "")
+			rep := runExport(t, newService(t, exportDB, dhis2Keys(url, tc.version >= "2.38", "dhis2.complete_registration", tc.mode), nil), req, false)
+			if rep.Status != export.StatusCompletedWithErrors {
+				t.Errorf("status %q; want %q", rep.Status, export.StatusCompletedWithErrors)
+			}
+			conflicts := problemsByCode(rep)["dhis2_conflict"]
+			if len(conflicts) == 0 || !strings.Contains(conflicts[0].Message, "approved") || conflicts[0].OrgUnit != seed.OUKanji {
+				t.Errorf("conflicts %+v; want Kanji's, saying the data is approved", conflicts)
+			}
+			wantStored := without(want, func(k key) bool { return k.ou == seed.OUKanji })
+			wantStored[key{seed.OUKanji, deHH, "", ""}] = "1" // approved: untouched
+			diff(t, "stored", liveValues(sb, period, ""), wantStored)
+			got := registeredOrgUnits(t, sb, period)
+			if !reflect.DeepEqual(sortedCopy(got), sortedCopy(tc.registered)) {
+				t.Errorf("registered %v; want %v", got, tc.registered)
+			}
+			c := rep.Completeness
+			if c == nil || c.Mode != tc.mode || !reflect.DeepEqual(sortedCopy(c.Registered), sortedCopy(append([]string{}, tc.registered...))) {
+				t.Errorf("completeness %+v; want mode %s, registered %v", c, tc.mode, tc.registered)
+			}
+			if tc.mode != "never" && !slicesContainsFunc(c.Skipped, func(s export.SkippedOrgUnit) bool { return s.OrgUnit == seed.OUKanji }) {
+				t.Errorf("skipped %+v; want Kanji with its reason", c.Skipped)
+			}
+		})
+	}
+}
+
+func slicesContainsFunc[T any](s []T, f func(T) bool) bool {
+	for _, v := range s {
+		if f(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// Zeros: CHT's zero-fill for an INTEGER_POSITIVE data element (which
+// cannot hold a zero) is neither refused nor sent: the month ends
+// Successful, and DHIS2 holds nothing for the zero cells.
+func TestDataManagement_zeroForPositiveInteger(t *testing.T) {
+	for _, version := range []string{"2.39.5", "2.43.0"} {
+		t.Run(version, func(t *testing.T) {
+			db := "dm_zero_" + strings.ReplaceAll(version, ".", "_")
+			m, want := dmDB(t, db)
+			period := m.Months[0].Period()
+			zeroHouseholds(t, db, m, seed.OUMbuyu)
+			md := demoMetadata(t)
+			mdDataElement(t, md, deHH).ValueType = "INTEGER_POSITIVE"
+			sb, url := startDHIS2(t, version, md)
+			code, stdout, stderr := run(t, exportEnv(db, url, true), "export", "--data-set", seed.DemoDataSet, "--period", period)
+			rep := decodeReport(t, stdout)
+			if code != 0 || rep.Status != export.StatusSuccessful || len(rep.Problems) != 0 || rep.DataValues.Rejected != 0 {
+				t.Fatalf("exit %d, status %q, problems %+v; stderr %s", code, rep.Status, rep.Problems, stderr)
+			}
+			got := liveValues(sb, period, "")
+			if _, ok := got[key{seed.OUMbuyu, deHH, "", ""}]; ok || len(got) != len(want)-1 {
+				t.Errorf("DHIS2 holds %d values (Mbuyu households: %v); want %d, no zero", len(got), ok, len(want)-1)
+			}
+			if rep.Changes.Unchanged != 1 || rep.Changes.New != len(want)-1 {
+				t.Errorf("changes %+v; want the zero unchanged (nothing stored), the rest new", rep.Changes)
+			}
+		})
+	}
+}

@@ -168,7 +168,11 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 
 	res, pushErr := dhis2.ImportResult{Status: dhis2.ImportSuccess}, error(nil)
 	if len(toSend) > 0 {
-		res, pushErr = s.dhis2.PushDataValues(ctx, toSend, dhis2.PushOptions{DryRun: req.DryRun, DataSet: req.DataSet})
+		opts := dhis2.PushOptions{DryRun: req.DryRun, DataSet: req.DataSet}
+		res, pushErr = s.dhis2.PushDataValues(ctx, toSend, opts)
+		if pushErr == nil && d != nil {
+			res, pushErr = s.isolateOrgUnits(ctx, res, toSend, opts)
+		}
 	}
 	var pe *dhis2.PushError
 	if pushErr != nil && !errors.As(pushErr, &pe) {

@@ -378,3 +378,90 @@ func conflictHint(code string) string {
 	}
 	return ""
 }
+
+// groupRefusals are DHIS2 2.43's refusals of a whole data set group (not
+// open for data entry, org unit closed, expired, approved): 2.43 refuses
+// every value of the data set in the request for one org unit's sake
+// (DataEntryPipeline checks them per data set group).
+var groupRefusals = map[string]bool{"E8030": true, "E8031": true, "E8032": true, "E8033": true}
+
+// isolateOrgUnits re-sends, one org unit per request, the values that a
+// group refusal rejected when they span several org units, so that one
+// approved or locked org unit does not hold back the others. It returns
+// res with those conflicts replaced by the answers per org unit (indexes
+// still into sent).
+func (s *Service) isolateOrgUnits(ctx context.Context, res dhis2.ImportResult, sent []validate.Value, opts dhis2.PushOptions) (dhis2.ImportResult, error) {
+	split := map[int]bool{}
+	var kept []dhis2.Conflict
+	for _, c := range res.Conflicts {
+		ous := map[string]bool{}
+		for _, i := range c.Indexes {
+			if i >= 0 && i < len(sent) {
+				ous[sent[i].OrgUnit] = true
+			}
+		}
+		if !groupRefusals[c.ErrorCode] || len(ous) < 2 {
+			kept = append(kept, c)
+			continue
+		}
+		for _, i := range c.Indexes {
+			if i >= 0 && i < len(sent) {
+				split[i] = true
+			}
+		}
+	}
+	if len(split) == 0 {
+		return res, nil
+	}
+	s.log.Info("dhis2 refused a data set group for some org units; sending those org units one by one", "values", len(split))
+	out := res
+	out.Conflicts = kept
+	out.Ignored = max(out.Ignored-len(split), 0)
+	out.RejectedIndexes = slices.DeleteFunc(slices.Clone(res.RejectedIndexes), func(i int) bool { return split[i] })
+	out.Status = dhis2.ImportSuccess
+	if len(kept) > 0 {
+		out.Status = dhis2.ImportWarning
+	}
+	byOU := map[string][]int{}
+	for i := range split {
+		byOU[sent[i].OrgUnit] = append(byOU[sent[i].OrgUnit], i)
+	}
+	for _, ou := range slices.Sorted(maps.Keys(byOU)) {
+		idx := byOU[ou]
+		slices.Sort(idx)
+		vals := make([]validate.Value, len(idx))
+		for j, i := range idx {
+			vals[j] = sent[i]
+		}
+		r, err := s.dhis2.PushDataValues(ctx, vals, opts)
+		global := func(local []int) []int {
+			var g []int
+			for _, l := range local {
+				if l >= 0 && l < len(idx) {
+					g = append(g, idx[l])
+				}
+			}
+			return g
+		}
+		for _, c := range r.Conflicts {
+			c.Indexes = global(c.Indexes)
+			out.Conflicts = append(out.Conflicts, c)
+		}
+		out.RejectedIndexes = append(out.RejectedIndexes, global(r.RejectedIndexes)...)
+		out.Imported += r.Imported
+		out.Updated += r.Updated
+		out.Ignored += r.Ignored
+		out.Deleted += r.Deleted
+		out.Chunks += r.Chunks
+		if r.Chunks > 0 && rankStatus(r.Status) > rankStatus(out.Status) {
+			out.Status = r.Status
+		}
+		if err != nil {
+			slices.Sort(out.RejectedIndexes)
+			return out, err
+		}
+	}
+	slices.Sort(out.RejectedIndexes)
+	out.RejectedIndexes = slices.Compact(out.RejectedIndexes)
+	return out, nil
+}
