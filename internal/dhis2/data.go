@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/validate"
@@ -204,4 +205,44 @@ func (c *Client) RegisterComplete(ctx context.Context, regs []Registration, dryR
 		return ImportResult{}, err
 	}
 	return c.importResult(op, r)
+}
+
+// Approval is the approval state of a workflow's data for one period, org
+// unit and attribute option combo (GET /api/dataApprovals/approvals).
+type Approval struct {
+	OrgUnit              string
+	AttributeOptionCombo string
+	State                string
+}
+
+// Approved reports whether the state locks the data for entry: approved or
+// accepted, here or elsewhere (DataApprovalState).
+func (a Approval) Approved() bool {
+	return strings.HasPrefix(a.State, "APPROVED_") || strings.HasPrefix(a.State, "ACCEPTED_")
+}
+
+type wireApproval struct {
+	OU    string `json:"ou"`
+	AOC   string `json:"aoc"`
+	State string `json:"state"`
+}
+
+// Approvals reads the approval states of the workflow's data for the period
+// and org units: GET /api/dataApprovals/approvals?wf=&pe=&ou=a,b,… (the
+// bulk status of dhis2-docs "Data approval"), in batches of readBatch.
+func (c *Client) Approvals(ctx context.Context, workflow, period string, orgUnits []string) ([]Approval, error) {
+	const op = "read approvals"
+	var out []Approval
+	for first := 0; first < len(orgUnits); first += readBatch {
+		batch := orgUnits[first:min(first+readBatch, len(orgUnits))]
+		q := url.Values{"wf": {workflow}, "pe": {period}, "ou": {strings.Join(batch, ",")}}
+		var w []wireApproval
+		if _, err := c.getJSON(ctx, op, c.endpoint(q, "dataApprovals", "approvals"), &w); err != nil {
+			return nil, err
+		}
+		for _, a := range w {
+			out = append(out, Approval{OrgUnit: a.OU, AttributeOptionCombo: a.AOC, State: a.State})
+		}
+	}
+	return out, nil
 }

@@ -164,6 +164,7 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 	if d != nil {
 		toSend, toDelete = d.Send, d.Delete
 		reportChanges(rep, d, owner, req.DryRun)
+		toSend, toDelete = s.predictApproval(ctx, rep, md, rep.Period, toSend, toDelete)
 	}
 
 	res, pushErr := dhis2.ImportResult{Status: dhis2.ImportSuccess}, error(nil)

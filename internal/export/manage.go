@@ -23,6 +23,7 @@ type DataManager interface {
 	DataValues(ctx context.Context, dataSet, period string, scope dhis2.DataScope) ([]validate.Stored, error)
 	Registrations(ctx context.Context, dataSet, period string, orgUnits []string) ([]dhis2.Registration, error)
 	RegisterComplete(ctx context.Context, regs []dhis2.Registration, dryRun bool) (dhis2.ImportResult, error)
+	Approvals(ctx context.Context, workflow, period string, orgUnits []string) ([]dhis2.Approval, error)
 }
 
 // Completeness registration modes (dhis2.complete_registration).
@@ -248,7 +249,7 @@ func (s *Service) register(ctx context.Context, rep *Report, req ExportRequest, 
 		}
 	}
 	for _, p := range rep.Problems {
-		if p.Code == codeValueKept {
+		if p.Code == codeValueKept || p.Code == codeDataApproved {
 			failed[p.OrgUnit] = true // CHT's number is not what DHIS2 holds
 		}
 	}
@@ -331,6 +332,10 @@ func (s *Service) register(ctx context.Context, rep *Report, req ExportRequest, 
 	}
 	rep.Problems = append(rep.Problems, Problem{Code: "complete_registration_failed", Message: "the data set was not registered complete: " + c.Error})
 }
+
+// codeDataApproved: the data of an org unit is approved in DHIS2, so its
+// changes are not sent.
+const codeDataApproved = "data_approved"
 
 // codeValueKept: DHIS2 holds another user's value where CHT has a number,
 // and overwriting is off.
@@ -464,4 +469,66 @@ func (s *Service) isolateOrgUnits(ctx context.Context, res dhis2.ImportResult, s
 	slices.Sort(out.RejectedIndexes)
 	out.RejectedIndexes = slices.Compact(out.RejectedIndexes)
 	return out, nil
+}
+
+// predictApproval asks DHIS2 whether the data set's workflow has approved
+// the data of the org units about to change. Approved data is never pushed
+// over: DHIS2 refuses it anyway (E7642, E8033), so those values and
+// deletions are held back and the fix is reported once per org unit. When
+// the approvals cannot be read, everything is sent and DHIS2 decides.
+func (s *Service) predictApproval(ctx context.Context, rep *Report, md validate.Metadata, period string, send, del []validate.Value) ([]validate.Value, []validate.Value) {
+	dm, ok := s.dhis2.(DataManager)
+	if !ok || md.DataSet.Workflow == "" || len(send)+len(del) == 0 {
+		return send, del
+	}
+	ous := map[string]bool{}
+	for _, v := range slices.Concat(send, del) {
+		ous[v.OrgUnit] = true
+	}
+	apps, err := dm.Approvals(ctx, md.DataSet.Workflow, period, slices.Sorted(maps.Keys(ous)))
+	if err != nil {
+		s.log.Warn("could not read DHIS2's approvals; sending anyway, DHIS2 decides", "workflow", md.DataSet.Workflow, "period", period, "error", err)
+		return send, del
+	}
+	approved := map[[2]string]string{} // (org unit, combo or "") → state
+	for _, a := range apps {
+		if a.Approved() {
+			approved[[2]string{a.OrgUnit, a.AttributeOptionCombo}] = a.State
+		}
+	}
+	if len(approved) == 0 {
+		return send, del
+	}
+	held := map[string]int{}
+	states := map[string]string{}
+	keep := func(v validate.Value) bool {
+		st, hit := approved[[2]string{v.OrgUnit, cmp.Or(v.AttributeOptionCombo, md.DefaultCategoryOptionCombo)}]
+		if !hit {
+			st, hit = approved[[2]string{v.OrgUnit, ""}]
+		}
+		if hit {
+			held[v.OrgUnit]++
+			states[v.OrgUnit] = st
+		}
+		return !hit
+	}
+	var send2, del2 []validate.Value
+	for _, v := range send {
+		if keep(v) {
+			send2 = append(send2, v)
+		} else {
+			rep.DataValues.Rejected++
+		}
+	}
+	for _, v := range del {
+		if keep(v) {
+			del2 = append(del2, v)
+		}
+	}
+	for _, ou := range slices.Sorted(maps.Keys(held)) {
+		rep.Problems = append(rep.Problems, Problem{Code: codeDataApproved, OrgUnit: ou, Message: fmt.Sprintf(
+			"the data of org unit %s for period %s is approved in DHIS2 (%s), so its %d changes are not sent: an approver must unapprove it in DHIS2 first; the mediator never pushes over approved data",
+			ou, period, states[ou], held[ou])})
+	}
+	return send2, del2
 }

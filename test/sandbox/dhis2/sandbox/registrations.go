@@ -231,3 +231,54 @@ func (s *Server) sortedRegistrations() []Registration {
 	})
 	return out
 }
+
+// dataApprovals handles GET /api/dataApprovals/approvals?wf=&pe=&ou=[&aoc=]
+// (dhis2-docs "Data approval", bulk status): comma-separated lists, one
+// entry per period, org unit and attribute option combo, with its state.
+// The sandbox approves exactly what Approve was given: APPROVED_HERE there,
+// UNAPPROVED_READY elsewhere for a workflow of a data set, UNAPPROVABLE for
+// an unknown workflow.
+func (s *Server) dataApprovals(w http.ResponseWriter, r *request) {
+	q := r.URL.Query()
+	split := func(k string) []string {
+		var out []string
+		for _, v := range q[k] {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					out = append(out, p)
+				}
+			}
+		}
+		return out
+	}
+	wfs, pes, ous, aocs := split("wf"), split("pe"), split("ou"), split("aoc")
+	if len(wfs) == 0 || len(pes) == 0 || len(ous) == 0 {
+		writeJSON(w, http.StatusConflict, webMessage(http.StatusConflict, "ERROR", "Workflow, period and organisation unit must be specified"))
+		return
+	}
+	if len(aocs) == 0 {
+		aocs = []string{s.x.defaultCOC}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := []obj{}
+	for _, wf := range wfs {
+		known := slices.ContainsFunc(s.md.DataSets, func(ds DataSet) bool { return ds.Workflow != nil && ds.Workflow.ID == wf })
+		for _, pe := range pes {
+			for _, ou := range ous {
+				for _, aoc := range aocs {
+					state, approved := "UNAPPROVABLE", false
+					if known {
+						approved = s.approvals[approvalKey(wf, pe, ou, aoc)]
+						state = map[bool]string{true: "APPROVED_HERE", false: "UNAPPROVED_READY"}[approved]
+					}
+					list = append(list, obj{{"aoc", aoc}, {"pe", pe}, {"ou", ou},
+						{"permissions", obj{{"mayApprove", known && !approved}, {"mayUnapprove", approved}, {"mayAccept", approved},
+							{"mayUnaccept", false}, {"mayReadData", true}}},
+						{"state", state}, {"wf", wf}})
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, list)
+}

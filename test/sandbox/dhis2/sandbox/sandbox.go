@@ -543,6 +543,8 @@ func (s *Server) route(w http.ResponseWriter, r *request) {
 		s.requireGet(w, r, s.me)
 	case r.path == "/api/completeDataSetRegistrations":
 		s.completeDataSetRegistrations(w, r)
+	case r.path == "/api/dataApprovals/approvals":
+		s.requireGet(w, r, s.dataApprovals)
 	case r.path == "/api/dataValueSets":
 		switch r.Method {
 		case http.MethodPost:
