@@ -611,3 +611,54 @@ func TestDataManagement_zeroForPositiveInteger(t *testing.T) {
 		})
 	}
 }
+
+// Through the mediator's HTTP API, as OpenHIM calls it: the envelope's
+// orchestrations show the read of what DHIS2 holds and the completeness
+// registration, and the report in the body says which org units were
+// registered; the second export reads, finds nothing to do and writes
+// nothing.
+func TestDataManagement_orchestrations(t *testing.T) {
+	_, mo, _ := exportDemo(t)
+	period := mo.Period()
+	sb, dhisURL := startDHIS2(t, "2.41.0", demoMetadata(t))
+	f := startFaultApp(t, map[string]string{"cht.url": couch.URL(), "dhis2.url": dhisURL})
+
+	names := func(r exportResult) []string {
+		var out []string
+		for _, o := range r.env.Orchestrations {
+			out = append(out, o.Name)
+		}
+		return out
+	}
+	has := func(list []string, method, path string) bool {
+		for _, n := range list {
+			if strings.HasPrefix(n, "DHIS2: "+method+" ") && strings.Contains(n, path) {
+				return true
+			}
+		}
+		return false
+	}
+	r := f.export(t, period)
+	if r.code != http.StatusOK || r.env.Status != "Successful" || r.report == nil {
+		t.Fatalf("first export: %s", r)
+	}
+	first := names(r)
+	for _, want := range [][2]string{{"GET", "/api/me"}, {"GET", "/api/dataValueSets"}, {"POST", "/api/dataValueSets"},
+		{"GET", "/api/completeDataSetRegistrations"}, {"POST", "/api/completeDataSetRegistrations"}} {
+		if !has(first, want[0], want[1]) {
+			t.Errorf("orchestrations %q lack DHIS2 %s %s", first, want[0], want[1])
+		}
+	}
+	if c := r.report.Completeness; c == nil || len(c.Registered) != 4 || len(sb.Registrations()) != 4 {
+		t.Errorf("completeness %+v, %d registrations in DHIS2; want 4 org units", c, len(sb.Registrations()))
+	}
+
+	r = f.export(t, period)
+	second := names(r)
+	if r.env.Status != "Successful" || has(second, "POST", "/api/dataValueSets") || has(second, "POST", "/api/completeDataSetRegistrations") {
+		t.Errorf("second export %s: orchestrations %q; want a read and no write", r, second)
+	}
+	if !has(second, "GET", "/api/dataValueSets") {
+		t.Errorf("second export: orchestrations %q lack the read of what DHIS2 holds", second)
+	}
+}
