@@ -376,7 +376,7 @@ func conflictHint(code string) string {
 		return "the period is locked (expiry days): ask a DHIS2 administrator for a lock exception for this org unit, then export again"
 	case "E7641":
 		return "the period is not open yet: export it once it has ended"
-	case "E7643", "E8030":
+	case "E7643", "E7644", "E8030":
 		return "the period is closed for data entry: ask a DHIS2 administrator to open it (data input periods, expiry) or add a lock exception"
 	case "E7642", "E8033":
 		return "the data is approved: an approver must unapprove it in DHIS2 before it can change; the mediator never pushes over approved data"
