@@ -25,7 +25,7 @@ const (
 const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
 
 Usage:
-  mediator serve
+  mediator serve [--check-config]
   mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]
   mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run [--json]]
   mediator check [--json]
@@ -38,7 +38,6 @@ Run "mediator COMMAND --help" for a command's flags.
 
 type cli struct {
 	stdout, stderr io.Writer
-	env            []string
 }
 
 // run executes one command and returns the process exit code.
@@ -57,14 +56,26 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	case "check":
 		return c.check(ctx, args[1:])
 	case "version", "--version", "-version":
-		fmt.Fprintln(c.stdout, version)
-		return exitOK
+		return c.version(args[1:])
 	case "help", "--help", "-h", "-help":
 		fmt.Fprint(c.stdout, usage)
 		return exitOK
 	}
 	c.fail("unknown command %q (run \"mediator help\")", args[0])
 	return exitUsage
+}
+
+func (c *cli) version(args []string) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(c.stderr, "Usage: mediator version")
+		fmt.Fprintln(c.stderr, "Prints the mediator's version (the one it registers with OpenHIM core).")
+	}
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	fmt.Fprintln(c.stdout, version)
+	return exitOK
 }
 
 func (c *cli) fail(format string, a ...any) {
@@ -113,7 +124,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 }
 
 func (c *cli) loadConfig(path string, sets setFlags) (config.Config, error) {
-	src := config.Sources{Env: c.env, Flags: sets}
+	src := config.Sources{Flags: sets}
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {

@@ -18,7 +18,7 @@ var version = "0.1.0-dev"
 func main() {
 	app.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := (&cli{stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}).run(ctx, os.Args[1:])
+	code := (&cli{stdout: os.Stdout, stderr: os.Stderr}).run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

@@ -13,7 +13,7 @@ import (
 func (c *cli) serve(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfgPath, sets := commonFlags(fs)
-	checkOnly := fs.Bool("check-config", false, "validate the configuration and exit")
+	checkOnly := fs.Bool("check-config", false, "run every check serve runs before listening (configuration, mediator.json, OpenHIM client settings), then exit")
 	fs.Usage = func() {
 		fmt.Fprintln(c.stderr, "Usage: mediator serve [--config FILE] [--set key=value] [--check-config]")
 		fmt.Fprintln(c.stderr, "Serves the HTTP API that OpenHIM routes to, registers with OpenHIM core and sends heartbeats.")
@@ -26,14 +26,20 @@ func (c *cli) serve(ctx context.Context, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if *checkOnly {
-		fmt.Fprintln(c.stdout, "configuration OK")
-		return exitOK
-	}
+	// New runs every check serve makes before it listens: --check-config
+	// stops right after it, so it accepts exactly what serve accepts.
 	a, err := app.New(cfg, log)
 	if err != nil {
 		c.fail("serve: %v", err)
 		return exitUsage
+	}
+	if *checkOnly {
+		reg := "OpenHIM registration off (openhim.register=false)"
+		if cfg.OpenHIM.Register {
+			reg = "registers with OpenHIM core at " + cfg.OpenHIM.URL + " as " + cfg.OpenHIM.Username
+		}
+		fmt.Fprintf(c.stdout, "configuration OK: serve would listen on %s; %s\n", cfg.Server.Addr, reg)
+		return exitOK
 	}
 	if err := a.Start(ctx); err != nil {
 		c.fail("serve: %v", err)

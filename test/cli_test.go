@@ -156,6 +156,8 @@ func TestCLI_errors(t *testing.T) {
 		{"no cht url", []string{"MEDIATOR_LOG_LEVEL=warn"}, []string{"preview", "--data-set", m.DataSet, "--period", "202610"}, 2, "cht.url: required (set it in the config file or MEDIATOR_CHT_URL)"},
 		{"unknown config variable", append(chtEnv("cli"), "MEDIATOR_CHT_PASWORD=x"), []string{"preview", "--data-set", m.DataSet, "--period", "202610"}, 2, "MEDIATOR_CHT_PASWORD: unknown environment variable"},
 		{"bad config value", append(chtEnv("cli"), "MEDIATOR_CHT_PAGE_SIZE=-1"), []string{"preview", "--data-set", m.DataSet, "--period", "202610"}, 2, "cht.page_size: must be at least 1"},
+		{"page size not a number", append(chtEnv("cli"), "MEDIATOR_CHT_PAGE_SIZE=abc"), []string{"preview", "--data-set", m.DataSet, "--period", "202610"}, 2, `cht.page_size (MEDIATOR_CHT_PAGE_SIZE): "abc" is not a whole number: write digits only, like 500`},
+		{"duration without unit", append(chtEnv("cli"), "MEDIATOR_CHT_TIMEOUT=5"), []string{"preview", "--data-set", m.DataSet, "--period", "202610"}, 2, `cht.timeout (MEDIATOR_CHT_TIMEOUT): "5" has no unit: write a duration like 5s, 5m or 1h30m`},
 		{"missing config file", chtEnv("cli"), []string{"preview", "--config", "/nonexistent.yaml", "--data-set", m.DataSet, "--period", "202610"}, 2, "open config file"},
 		{"cht unreachable", append(chtEnv("cli"), "MEDIATOR_CHT_URL=http://"+down), []string{"preview", "--data-set", m.DataSet, "--period", "202610"}, 1, "unreachable"},
 		{"wrong password", append(chtEnv("cli"), "MEDIATOR_CHT_PASSWORD="+wrongPassword), []string{"preview", "--data-set", m.DataSet, "--period", "202610"}, 1, "401"},
@@ -194,12 +196,25 @@ func TestCLI_version(t *testing.T) {
 	if code != 0 || strings.TrimSpace(stdout) == "" {
 		t.Errorf("version: exit %d, stdout %q", code, stdout)
 	}
+	code, stdout, stderr := run(t, nil, "version", "--help")
+	if code != 0 || stdout != "" || !strings.Contains(stderr, "Usage: mediator version") {
+		t.Errorf("version --help: exit %d, stdout %q, stderr %q; want the usage on stderr", code, stdout, stderr)
+	}
+	code, stdout, _ = run(t, nil, "--help")
+	if code != 0 || !strings.Contains(stdout, "serve [--check-config]") {
+		t.Errorf("--help: exit %d, stdout %q; want serve --check-config listed", code, stdout)
+	}
 }
 
 // The real binary serves until SIGTERM, then stops cleanly with exit 0.
 func TestCLI_serve(t *testing.T) {
 	requireServer(t)
-	if code, stdout, stderr := run(t, nil, "serve", "--check-config"); code != 0 || !strings.Contains(stdout, "configuration OK") {
+	// --check-config refuses what serve refuses: registration on (the
+	// default) without openhim.password.
+	if code, stdout, stderr := run(t, nil, "serve", "--check-config"); code != 2 || !strings.Contains(stderr, "openhim.password") || stdout != "" {
+		t.Errorf("serve --check-config without openhim.password: exit %d, %q %q; want 2 naming openhim.password", code, stdout, stderr)
+	}
+	if code, stdout, stderr := run(t, []string{"MEDIATOR_OPENHIM_PASSWORD=x"}, "serve", "--check-config"); code != 0 || !strings.Contains(stdout, "configuration OK") {
 		t.Fatalf("serve --check-config: exit %d, %q %q", code, stdout, stderr)
 	}
 	if code, _, stderr := run(t, []string{"MEDIATOR_SERVER_ADDR=nonsense"}, "serve", "--check-config"); code != 2 || !strings.Contains(stderr, "server.addr") {

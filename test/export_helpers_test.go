@@ -21,7 +21,7 @@ import (
 )
 
 // Credentials of the DHIS2 sandboxes. The token has the shape of a real
-// personal access token (spec/dhis2.md §7).
+// personal access token (DHIS2 Web API docs, authentication).
 const (
 	dhisUser     = "cht-mediator"
 	dhisPassword = "Dh1s2-e2e-Passw0rd-9f3k"
@@ -287,7 +287,7 @@ type wireSet struct {
 }
 
 // pushes returns the POST /api/dataValueSets requests the sandbox received
-// and their bodies, checking that each is the bulk form of DESIGN.md §5:
+// and their bodies, checking that each is the bulk form the mediator sends:
 // data set dataSet, no set-level period, org unit, combo or completeDate,
 // every value fully qualified.
 func pushes(t *testing.T, sb *sandbox.Server, dataSet string) ([]sandbox.RecordedRequest, []wireSet) {

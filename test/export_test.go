@@ -19,7 +19,7 @@ import (
 )
 
 // The export path end to end: the demo district in pouchdb-server, pushed
-// to a DHIS2 sandbox of every version family (spec/dhis2.md §2.1), with
+// to a DHIS2 sandbox of every version family (dhis2-core DataValueSetController and WebMessageUtils), with
 // basic auth for some and a personal access token for others. What counts
 // is what the sandbox stored: every valid value once, no rejected value,
 // nothing changed by a second run (with the counts of the family), and
@@ -53,7 +53,7 @@ func TestExport_versionFamilies(t *testing.T) {
 			t.Parallel()
 			minor, _ := strconv.Atoi(strings.Split(fam.version, ".")[1])
 			// written is the count of stored values in the first push: 2.43
-			// has no "imported" (§2.6).
+			// has no "imported".
 			written := func(imp *export.ImportSummary) int {
 				if minor >= 43 {
 					if imp.Imported != 0 {

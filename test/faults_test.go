@@ -45,6 +45,8 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/dhis2/sandbox"
 	himsandbox "github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/openhim/sandbox"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/testutil"
 )
 
 // failFastLimit is the DONE-WHEN of issue 5: with the breaker open, an
@@ -162,7 +164,7 @@ func (p *chtProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type faultApp struct {
 	app  *app.App
 	base string
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 
 	mu   sync.Mutex
 	seen []string // every answer and /health read, for the secret check
@@ -205,7 +207,7 @@ func startFaultApp(t *testing.T, overrides map[string]string) *faultApp {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	f := &faultApp{logs: &syncBuffer{}}
+	f := &faultApp{logs: &testutil.SyncBuffer{}}
 	f.app, err = app.New(cfg, slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("app.New: %v", err)

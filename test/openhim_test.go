@@ -22,6 +22,8 @@ import (
 	dhissandbox "github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/dhis2/sandbox"
 	himsandbox "github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/openhim/sandbox"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/testutil"
 )
 
 const (
@@ -37,24 +39,6 @@ const (
 	heartbeatPeriod = 150 * time.Millisecond
 )
 
-// syncBuffer is a log sink safe for the app's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // himStack is OpenHIM core (API over TLS, router), DHIS2 and the mediator,
 // all on loopback, with the repository's channels and demo client imported
 // into core as an operator would.
@@ -64,7 +48,7 @@ type himStack struct {
 	router   *httptest.Server
 	dhis     *dhissandbox.Server
 	mediator *app.App
-	logs     *syncBuffer
+	logs     *testutil.SyncBuffer
 	month    seed.Month
 	want     map[key]string // what DHIS2 must store for the demo data set
 	wantAll  map[key]string // ... for every data set of CHT's dhis_data_sets
@@ -82,7 +66,7 @@ func startHIMStack(t *testing.T, coreDown bool) *himStack {
 		t.Fatal(err)
 	}
 	openhimOnce.Do(func() { newDB(t, openhimDB, docs) })
-	st := &himStack{logs: &syncBuffer{}, month: mo, want: norm(demoExpected(m, seed.DemoDataSet, mo)), wantAll: norm(demoExpected(m, seed.OtherDataSet, mo))}
+	st := &himStack{logs: &testutil.SyncBuffer{}, month: mo, want: norm(demoExpected(m, seed.DemoDataSet, mo)), wantAll: norm(demoExpected(m, seed.OtherDataSet, mo))}
 	for k, v := range st.want {
 		st.wantAll[k] = v
 	}

@@ -48,7 +48,7 @@ func chtExpected(vals []seed.DataValue) map[key]string {
 
 // demoExpected is CHT's result for the demo district plus what the mediator
 // adds on purpose: the values of the immunizations target, whose dhis is an
-// array that CHT ignores (DESIGN.md §4).
+// array that CHT ignores.
 func demoExpected(m *seed.Manifest, dataSet string, month seed.Month) map[key]string {
 	want := chtExpected(m.Expected(dataSet, month))
 	for _, ou := range m.OrgUnits {

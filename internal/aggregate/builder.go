@@ -20,7 +20,7 @@ type Options struct {
 	// OrgUnit, when set, restricts the result to this org unit. Its values
 	// are the same as in the unfiltered computation (descendants' docs still
 	// roll up into it). CHT instead returns every org unit of the contacts
-	// mapped to OrgUnit (Q3); we return OrgUnit only.
+	// mapped to OrgUnit; we return OrgUnit only.
 	OrgUnit string
 	// Children, with OrgUnit, also returns every data-set-matching org unit
 	// of every contact whose stored lineage passes through a contact mapped
@@ -351,7 +351,7 @@ func (b *Builder) AddContact(c Contact) {
 
 // AddTargetDoc adds a target doc of the month. Of the docs of one owner only
 // the most recently updated (UpdatedDate, then the greater id) counts; the
-// others are reported as duplicates (CHT sums them all, Q5). A malformed doc
+// others are reported as duplicates (CHT sums them all). A malformed doc
 // is kept only as a problem to report; a targets[] entry whose target id is
 // not mapped to the data set is ignored, as in CHT; a mapped entry with an
 // invalid total is skipped and reported. The doc itself is not retained.
@@ -564,7 +564,7 @@ func (b *Builder) Flush(owners []Owner) error {
 //
 // An owner counts toward its own org units (when it is itself a mapped
 // contact) and those of every ancestor in its lineage, each once. Unlike
-// CHT's in-place map walk (Q16) the ancestors' own mappings are used, so the
+// CHT's in-place map walk the ancestors' own mappings are used, so the
 // result does not depend on the order of owners. Each counted doc adds its
 // totals once to every such org unit that is selected.
 //

@@ -24,7 +24,7 @@ func FormatValue(v float64) string {
 // DataSetLabel returns the human-readable label of a data set as CHT's
 // humanReadable export does, translate(translation_key): the translation of
 // the key when there is a non-empty one, else the key itself, and "" when the
-// data set has no translation key (CHT's translate(undefined), Q11).
+// data set has no translation key (CHT's translate(undefined)).
 func DataSetLabel(ds DataSet, translations map[string]string) string {
 	if ds.TranslationKey == "" {
 		return ""

@@ -65,14 +65,14 @@ type goldenValue struct {
 }
 
 // chtExpected is testdata/<case>/cht_expected.json: what CHT Core's own
-// tests (or spec/cht.md §1.3) say, typed in by hand, never generated.
+// tests (or a composed example of CHT's DHIS2 export) say, typed in by hand, never generated.
 type chtExpected struct {
 	Source        string `json:"source"`
 	HumanReadable bool   `json:"humanReadable"`
 	// DataSet is the expected human-readable data set label.
 	DataSet string `json:"dataSet"`
 	// DataValues in CHT's shape: dataElement, orgUnit, value and every copied
-	// attribute flat. Compared order-insensitively (Q14).
+	// attribute flat. Compared order-insensitively.
 	DataValues []map[string]any `json:"dataValues"`
 	// Error is CHT's message fragment; Sentinel the error we must wrap.
 	Error    string `json:"error"`

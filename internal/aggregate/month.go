@@ -59,7 +59,7 @@ func ParseMonth(period string) (Month, error) {
 }
 
 // MonthOf returns the month t falls in, in t's own location. Choose the
-// location first (CHT uses the API server's time zone, spec/cht.md Q9).
+// location first (CHT uses the API server's time zone, dhis.js).
 func MonthOf(t time.Time) Month {
 	return Month{Year: t.Year(), Month: t.Month()}
 }

@@ -99,7 +99,7 @@ func TestMonth_Previous(t *testing.T) {
 
 func TestMonthOf(t *testing.T) {
 	// 2024-06-30T23:30Z is already July in Nairobi (UTC+3): the month
-	// depends on the location, as CHT's does on the API server's (Q9).
+	// depends on the location, as CHT's does on the API server's.
 	instant := time.Date(2024, time.June, 30, 23, 30, 0, 0, time.UTC)
 	nairobi := time.FixedZone("EAT", 3*60*60)
 	tests := []struct {
@@ -110,7 +110,7 @@ func TestMonthOf(t *testing.T) {
 		{"utc", instant, Month{2024, time.June}},
 		{"nairobi", instant.In(nairobi), Month{2024, time.July}},
 		{"cht spec now 2000-02-21", time.Date(2000, time.February, 21, 0, 0, 0, 0, time.UTC), Month{2000, time.February}},
-		{"spec §1.3 from=1718452800000", time.UnixMilli(1718452800000).UTC(), Month{2024, time.June}},
+		{"a composed example of CHT's DHIS2 export from=1718452800000", time.UnixMilli(1718452800000).UTC(), Month{2024, time.June}},
 	}
 	for _, tt := range tests {
 		if got := MonthOf(tt.t); got != tt.want {

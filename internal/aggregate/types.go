@@ -1,8 +1,9 @@
 // Package aggregate computes DHIS2 data values from CHT target documents: the
 // pure core of the mediator. It follows CHT Core's own DHIS2 export
-// (api/src/services/export/dhis.js, see ../../shared/spec/cht.md §1) value for
-// value on well-formed data, and improves on it where CHT is wrong (see
-// DESIGN.md §4). It does no I/O: callers stream documents in and read data
+// (api/src/services/export/dhis.js) value for value on well-formed data, and
+// improves on it where CHT is wrong: one target doc per owner and month,
+// malformed docs skipped and reported instead of failing the export, values
+// keyed by data element and both combos. It does no I/O: callers stream documents in and read data
 // values and problems out.
 package aggregate
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/breaker"
@@ -54,7 +55,7 @@ func baseTransport() *http.Transport {
 }
 
 // upstreamClient returns the http.Client of one upstream. Its transport
-// stack is, outermost first (DESIGN.md §1):
+// stack is, outermost first:
 //
 //	record (the orchestration recorder; left out when nil)
 //	→ circuit breaker b (one per upstream, shared by every client of it)
@@ -147,12 +148,24 @@ func newDHIS2Client(cfg config.Config, breakers *breaker.Registry, log *slog.Log
 	return c, nil
 }
 
-// NewLogger builds the program's logger from the log section.
+// NewLogger builds the program's logger from the log section: JSON lines
+// for log collectors, or text for people ("auto": text when w is a
+// terminal, JSON otherwise). Durations are written with their unit
+// ("1m30s"), in both formats; text lines carry the time of day only.
 func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Format == "text" {
+	text := cfg.Format == "text" || (cfg.Format == "auto" && isTerminal(w))
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		switch {
+		case a.Value.Kind() == slog.KindDuration:
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		case text && len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime:
+			a.Value = slog.StringValue(a.Value.Time().Format(time.TimeOnly))
+		}
+		return a
+	}}
+	if text {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
@@ -162,4 +175,14 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // section.
 func dataOptions(c config.DHIS2) export.DataOptions {
 	return export.DataOptions{CompleteRegistration: c.CompleteRegistration, DeleteStale: c.DeleteStale, OverwriteOthers: c.OverwriteOthers}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

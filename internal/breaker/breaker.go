@@ -9,9 +9,9 @@
 // way. After Settings.Failures consecutive failures the breaker opens: for
 // Settings.OpenFor every call fails at once with an *OpenError (which wraps
 // ErrOpen). Then it is half-open: Settings.HalfOpenRequests probes go
-// through, and further calls wait for their outcome (within their context)
-// rather than fail; the probes' success closes the breaker, a failure opens
-// it again. Every state change is logged once, at Warn.
+// through and further calls fail at once, as gobreaker does, until the
+// probes' success closes the breaker (a failure opens it again). Every
+// state change is logged once, at Warn. Every state change is logged once, at Warn.
 //
 // The outcome of a 2xx answer is known when its body has been read to the
 // end or closed (an answer cut off mid-body is a failure), so callers must
@@ -83,8 +83,7 @@ func (s Settings) withDefaults() Settings {
 type OpenError struct {
 	// Name is the upstream: "cht", "dhis2", "openhim".
 	Name string
-	// State is StateOpen, or StateHalfOpen when the probes were in flight
-	// and the caller's context ended while waiting for them.
+	// State is StateOpen, or StateHalfOpen when the probes were in flight.
 	State string
 	// Failures is the number of consecutive failures so far.
 	Failures int
@@ -95,7 +94,7 @@ type OpenError struct {
 	// when half-open).
 	RetryIn time.Duration
 
-	cause []error // gobreaker's error, and the context's when waiting ended
+	cause []error // gobreaker's error
 }
 
 var _ error = (*OpenError)(nil)
@@ -122,13 +121,7 @@ func (e *OpenError) Error() string {
 		b.WriteByte(')')
 	}
 	if e.State == StateHalfOpen {
-		b.WriteString("; gave up waiting for the probe in flight")
-		for _, c := range e.cause {
-			if !errors.Is(c, gobreaker.ErrTooManyRequests) {
-				b.WriteString(": ")
-				b.WriteString(c.Error())
-			}
-		}
+		b.WriteString("; a probe is in flight, try again in a moment")
 	} else {
 		b.WriteString("; next try in ")
 		b.WriteString(roundDuration(e.RetryIn).String())
@@ -145,8 +138,7 @@ func (e *OpenError) Upstream() string { return e.Name }
 func (e *OpenError) NotSent() bool { return true }
 
 // Unwrap makes errors.Is work with ErrOpen, gobreaker.ErrOpenState or
-// gobreaker.ErrTooManyRequests, and the context's error when a wait for a
-// half-open breaker's probes ended with it.
+// gobreaker.ErrTooManyRequests.
 func (e *OpenError) Unwrap() []error { return append([]error{ErrOpen}, e.cause...) }
 
 // roundDuration rounds d up to a readable precision: whole seconds from
@@ -191,7 +183,6 @@ type Breaker struct {
 	last     string // the last failure
 	lastErr  error  // the last failure, for the state change log
 	openedAt time.Time
-	wake     chan struct{} // closed and replaced on every state change
 }
 
 // Outcomes of a call, as reported to gobreaker.
@@ -212,7 +203,6 @@ func New(name string, s Settings, log *slog.Logger) *Breaker {
 		settings: s,
 		log:      log.With("component", "breaker", "upstream", name),
 		now:      time.Now,
-		wake:     make(chan struct{}),
 	}
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
@@ -272,8 +262,6 @@ func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
 		b.openedAt = b.now()
 	}
 	streak, lastErr := b.streak, b.lastErr
-	close(b.wake)
-	b.wake = make(chan struct{})
 	b.mu.Unlock()
 
 	attrs := []any{"from", stateName(from), "to", stateName(to)}
@@ -287,21 +275,6 @@ func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
 	default:
 		b.log.Warn("circuit breaker closed: the upstream answers again", attrs...)
 	}
-}
-
-// waitChan is closed on the next state change.
-func (b *Breaker) waitChan() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.wake
-}
-
-// notify wakes the callers waiting for a half-open breaker's probes.
-func (b *Breaker) notify() {
-	b.mu.Lock()
-	close(b.wake)
-	b.wake = make(chan struct{})
-	b.mu.Unlock()
 }
 
 // openError describes a refusal by gobreaker (err) at the current time.
@@ -321,7 +294,6 @@ func (b *Breaker) report(done func(error), failure string, cause error, ignored 
 	switch {
 	case ignored:
 		done(errIgnored)
-		b.notify() // a half-open slot may be free again
 		return
 	case failure != "":
 		b.mu.Lock()

@@ -1,9 +1,7 @@
 package breaker
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,12 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/testutil"
 )
 
 // upstream answers with the status in code (200 when 0), after delay.
@@ -45,43 +44,14 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // newClient returns a client whose transport is breaker b in front of the
 // test server of u, and b's log.
-func newClient(t *testing.T, s Settings) (*http.Client, *Breaker, *upstream, string, *syncBuffer) {
+func newClient(t *testing.T, s Settings) (*http.Client, *Breaker, *upstream, string, *testutil.SyncBuffer) {
 	t.Helper()
 	u := &upstream{}
 	srv := httptest.NewServer(u)
 	t.Cleanup(srv.Close)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	b := New("cht", s, slog.New(slog.NewJSONHandler(logs, nil)))
 	return &http.Client{Transport: NewTransport(b, srv.Client().Transport)}, b, u, srv.URL, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, error) {
@@ -137,7 +107,7 @@ func TestTransport_opensAfterConsecutiveFailures(t *testing.T) {
 	}
 	// The state change is logged once, at Warn, with component and err.
 	var opened int
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if l["to"] == StateOpen {
 			opened++
 			if l["level"] != "WARN" || l["component"] != "breaker" || l["upstream"] != "cht" || l["err"] != "status 503" {
@@ -245,7 +215,7 @@ func TestTransport_halfOpenThenClosed(t *testing.T) {
 		t.Errorf("State() = %q after a good probe; want closed", b.State())
 	}
 	var changes []string
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if to, ok := l["to"].(string); ok {
 			changes = append(changes, l["from"].(string)+"→"+to)
 		}
@@ -273,64 +243,49 @@ func TestTransport_halfOpenThenOpenAgain(t *testing.T) {
 	}
 }
 
-// While a half-open breaker's probe is in flight, other calls wait for its
-// outcome instead of failing: after a good probe they all go through.
-func TestTransport_halfOpenCallersWaitForTheProbe(t *testing.T) {
-	c, b, u, url, _ := newClient(t, Settings{Failures: 1, OpenFor: 50 * time.Millisecond})
+// While a half-open breaker's probe is in flight, other calls fail at once
+// (gobreaker's ErrTooManyRequests, named as half-open); after the good
+// probe, calls go through again.
+func TestTransport_halfOpenRefusesDuringTheProbe(t *testing.T) {
+	c, b, u, url, _ := newClient(t, Settings{Failures: 1, OpenFor: 20 * time.Millisecond})
 	u.code.Store(500)
 	get(t, c, url)
 	u.code.Store(200)
-	u.delay.Store(int64(100 * time.Millisecond))
-	time.Sleep(80 * time.Millisecond)
-	var wg sync.WaitGroup
-	errs := make(chan error, 5)
-	for range 5 {
-		wg.Go(func() {
-			code, err := get(t, c, url)
-			if err == nil && code != 200 {
-				err = errors.New(http.StatusText(code))
-			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("a call during the probe: %v; want it to wait and succeed", err)
+	u.delay.Store(int64(300 * time.Millisecond))
+	time.Sleep(40 * time.Millisecond)
+	probe := make(chan error, 1)
+	go func() {
+		code, err := get(t, c, url)
+		if err == nil && code != 200 {
+			err = errors.New(http.StatusText(code))
 		}
+		probe <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for u.calls.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // until the probe reached the upstream
+	}
+	start := time.Now()
+	_, err := get(t, c, url)
+	if !errors.Is(err, ErrOpen) || !errors.Is(err, gobreaker.ErrTooManyRequests) {
+		t.Errorf("a call during the probe = %v; want ErrOpen and ErrTooManyRequests", err)
+	}
+	if err != nil && !strings.Contains(err.Error(), "cht: circuit breaker half-open") {
+		t.Errorf("error %q; want it to name cht and the half-open state", err)
+	}
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Errorf("the refusal took %v; want it at once", took)
+	}
+	if err := <-probe; err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	u.delay.Store(0)
+	if code, err := get(t, c, url); err != nil || code != 200 {
+		t.Errorf("after the good probe: %d, %v; want 200", code, err)
 	}
 	if b.State() != StateClosed {
 		t.Errorf("State() = %q; want closed", b.State())
 	}
-}
-
-// A caller whose context ends while waiting for the probe gets an error
-// that wraps ErrOpen, ErrTooManyRequests and its context's error.
-func TestTransport_halfOpenWaitEndsWithTheContext(t *testing.T) {
-	c, _, u, url, _ := newClient(t, Settings{Failures: 1, OpenFor: 20 * time.Millisecond})
-	u.code.Store(500)
-	get(t, c, url)
-	u.code.Store(200)
-	u.delay.Store(int64(500 * time.Millisecond))
-	time.Sleep(40 * time.Millisecond)
-	probe := make(chan struct{})
-	go func() {
-		defer close(probe)
-		get(t, c, url)
-	}()
-	time.Sleep(30 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	_, err := c.Do(req)
-	if !errors.Is(err, ErrOpen) || !errors.Is(err, gobreaker.ErrTooManyRequests) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Do = %v; want ErrOpen, ErrTooManyRequests and the deadline", err)
-	}
-	if !strings.Contains(err.Error(), "cht: circuit breaker half-open") {
-		t.Errorf("error %q; want it to name cht and the half-open state", err)
-	}
-	<-probe
 }
 
 // A 2xx answer cut off mid-body is a failure; one closed early is not.
@@ -387,8 +342,8 @@ func TestOpenError_message(t *testing.T) {
 			"dhis2: circuit breaker open after 1 consecutive failure (last: status 503); next try in 1.3s"},
 		{OpenError{Name: "openhim", State: StateOpen, Failures: 2, RetryIn: 120500 * time.Microsecond},
 			"openhim: circuit breaker open after 2 consecutive failures; next try in 121ms"},
-		{OpenError{Name: "cht", State: StateHalfOpen, Failures: 3, cause: []error{gobreaker.ErrTooManyRequests, context.Canceled}},
-			"cht: circuit breaker half-open after 3 consecutive failures; gave up waiting for the probe in flight: context canceled"},
+		{OpenError{Name: "cht", State: StateHalfOpen, Failures: 3, cause: []error{gobreaker.ErrTooManyRequests}},
+			"cht: circuit breaker half-open after 3 consecutive failures; a probe is in flight, try again in a moment"},
 	}
 	for _, tt := range tests {
 		if got := tt.e.Error(); got != tt.want {

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -28,16 +27,12 @@ func NewTransport(b *Breaker, next http.RoundTripper) *Transport {
 	return &Transport{Breaker: b, Next: next}
 }
 
-// halfOpenPoll bounds a wait for a half-open breaker's probes, in case a
-// probe's outcome is never reported (a body never closed).
-const halfOpenPoll = 250 * time.Millisecond
-
 // RoundTrip implements http.RoundTripper. A refused call returns an
 // *OpenError at once (after closing the request body); an allowed one is
 // sent to Next and its outcome reported to the breaker (see Classify).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	b := t.Breaker
-	done, err := b.allow(req.Context())
+	done, err := b.allow()
 	if err != nil {
 		if req.Body != nil {
 			_ = req.Body.Close()
@@ -75,28 +70,18 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// allow asks gobreaker for a call. While the breaker is half-open with its
-// probes in flight, it waits for their outcome (or ctx).
-func (b *Breaker) allow(ctx context.Context) (func(error), error) {
-	for {
-		wake := b.waitChan() // before Allow: no state change is missed
-		done, err := b.cb.Allow()
-		switch {
-		case err == nil:
-			return done, nil
-		case errors.Is(err, gobreaker.ErrTooManyRequests):
-			timer := time.NewTimer(halfOpenPoll)
-			select {
-			case <-wake:
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-				return nil, b.openError(StateHalfOpen, err, context.Cause(ctx))
-			}
-			timer.Stop()
-		default:
-			return nil, b.openError(StateOpen, err)
-		}
+// allow asks gobreaker for a call. Its refusals are gobreaker's own: open,
+// or half-open with its probes already in flight (gobreaker.ErrTooManyRequests);
+// both fail at once.
+func (b *Breaker) allow() (func(error), error) {
+	done, err := b.cb.Allow()
+	switch {
+	case err == nil:
+		return done, nil
+	case errors.Is(err, gobreaker.ErrTooManyRequests):
+		return nil, b.openError(StateHalfOpen, err)
+	default:
+		return nil, b.openError(StateOpen, err)
 	}
 }
 

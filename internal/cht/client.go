@@ -14,7 +14,8 @@
 // document or entry is marked (aggregate.TargetDoc.Malformed,
 // aggregate.Target.Invalid), never fatal.
 //
-// See ../../shared/spec/cht.md §2–§3 for the documents and endpoints.
+// The documents are described in the CHT docs (targets, contacts) and the
+// endpoints are CouchDB's (_all_docs, views) behind CHT's API.
 package cht
 
 import (

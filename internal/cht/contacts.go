@@ -17,7 +17,7 @@ import (
 const maxLineageDepth = 64
 
 // contactTypes are the doc types medic-admin/contacts_by_dhis_orgunit
-// accepts (cht.md §2.2, §2.4).
+// accepts (cht-core ddocs/medic-admin/views/contacts_by_dhis_orgunit).
 var contactTypes = map[string]bool{
 	"contact":           true,
 	"person":            true,

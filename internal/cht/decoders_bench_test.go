@@ -6,8 +6,8 @@ package cht
 //
 //   - *_page decode the whole answer at once into structs (the response is
 //     whole in memory; one wrongly typed total fails the page);
-//   - *_rows stream the answer row by row, as the client must (DESIGN.md
-//     §4), decoding each doc into structs;
+//   - *_rows stream the answer row by row, as the client must (a
+//     national month does not fit in memory at once), decoding each doc into structs;
 //   - jsondecoder_walker is the client before this benchmark (json.Decoder
 //     envelope, then the lenient walker on each doc);
 //   - splitter_walker is the client now (rowscan.go, then the walker).

@@ -1,6 +1,7 @@
 package cht
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,7 +107,7 @@ func decodeSettingsDoc(body []byte) (Settings, error) {
 		Settings json.RawMessage `json:"settings"`
 	}
 	if !isObject(body) {
-		return Settings{}, errors.New("decode settings doc: not a JSON object")
+		return Settings{}, notObject("decode settings doc", body)
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return Settings{}, fmt.Errorf("decode settings doc: %w", err)
@@ -115,6 +116,16 @@ func decodeSettingsDoc(body []byte) (Settings, error) {
 		return Settings{}, errors.New("decode settings doc: it has no settings property")
 	}
 	return decodeSettings(doc.Settings)
+}
+
+// notObject is the error of an answer that should be a JSON object. An HTML
+// page means cht.url points at something else than CHT or its CouchDB (a
+// web app, a proxy's page); the message says so.
+func notObject(op string, body []byte) error {
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '<' {
+		return fmt.Errorf("%s: the answer is an HTML page, not CHT's JSON: check cht.url (the CHT instance or its CouchDB, like https://cht.example.org)", op)
+	}
+	return fmt.Errorf("%s: not a JSON object", op)
 }
 
 // wireSettings is the part of app_settings the export reads, raw so that
@@ -130,7 +141,7 @@ type wireSettings struct {
 func decodeSettings(body []byte) (Settings, error) {
 	var w wireSettings
 	if !isObject(body) {
-		return Settings{}, errors.New("decode settings: not a JSON object")
+		return Settings{}, notObject("decode settings", body)
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
 		return Settings{}, fmt.Errorf("decode settings: %w", err)

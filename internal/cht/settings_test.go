@@ -165,6 +165,7 @@ func TestDecodeSettingsDoc(t *testing.T) {
 		{name: "null settings", body: `{"_id":"settings","settings":null}`, wantErr: "no settings property"},
 		{name: "settings not object", body: `{"settings":"x"}`, wantErr: "decode settings: not a JSON object"},
 		{name: "not object", body: `"x"`, wantErr: "decode settings doc: not a JSON object"},
+		{name: "html page", body: "\n<!DOCTYPE html><html><body>Welcome</body></html>", wantErr: "decode settings doc: the answer is an HTML page, not CHT's JSON: check cht.url"},
 		{name: "broken", body: `{"settings":{}`, wantErr: "decode settings doc:"},
 	}
 	for _, tt := range tests {

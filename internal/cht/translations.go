@@ -50,7 +50,7 @@ func decodeTranslations(body []byte) (map[string]string, error) {
 		Custom  json.RawMessage `json:"custom"`
 	}
 	if !isObject(body) {
-		return nil, errors.New("decode translations: not a JSON object")
+		return nil, notObject("decode translations", body)
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("decode translations: %w", err)

@@ -152,8 +152,10 @@ type OpenHIM struct {
 
 // Log is the logging setup.
 type Log struct {
-	Level  string `mapstructure:"level" json:"level" validate:"oneof=debug info warn error"`
-	Format string `mapstructure:"format" json:"format" validate:"oneof=json text"`
+	Level string `mapstructure:"level" json:"level" validate:"oneof=debug info warn error"`
+	// Format is "json" (one JSON object per line, for log collectors),
+	// "text" (for people) or "auto": text on a terminal, JSON otherwise.
+	Format string `mapstructure:"format" json:"format" validate:"oneof=auto json text"`
 }
 
 var (
@@ -201,6 +203,6 @@ func Default() Config {
 			OrchestrationBodyLimit: 16384,
 			Breaker:                defaultBreaker,
 		},
-		Log: Log{Level: "info", Format: "json"},
+		Log: Log{Level: "info", Format: "auto"},
 	}
 }

@@ -11,14 +11,24 @@ import (
 	"time"
 )
 
+// setenv sets each KEY=value of env for the rest of the test.
+func setenv(t *testing.T, env ...string) {
+	t.Helper()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
 func loadFixture(t *testing.T, name string, env []string, flags map[string]string) (Config, error) {
 	t.Helper()
+	setenv(t, env...)
 	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	return Load(Sources{File: f, FileName: name, Env: env, Flags: flags})
+	return Load(Sources{File: f, FileName: name, Flags: flags})
 }
 
 func TestLoad_invalid(t *testing.T) {
@@ -29,12 +39,14 @@ func TestLoad_invalid(t *testing.T) {
 		{"invalid-unknown-key.yaml", "cht.urll: unknown key in invalid-unknown-key.yaml"},
 		{"invalid-cht-url.yaml", `cht.url: "ftp://x" is not an http or https URL`},
 		{"invalid-page-size.yaml", "cht.page_size: must be at least 1"},
-		{"invalid-timeout.yaml", `decode config: cht.timeout: "soon" is not a duration (write it like 30s, 5m or 1h30m)`},
+		{"invalid-timeout.yaml", `cht.timeout: "soon" is not a duration: write it like 30s, 5m or 1h30m`},
+		{"invalid-timeout-no-unit.yaml", `cht.timeout: 5 has no unit: write a duration like 5s, 5m or 1h30m`},
+		{"invalid-page-size-text.yaml", `cht.page_size: "lots" is not a whole number: write digits only, like 500`},
 		{"invalid-database.yaml", `cht.database: "Medic" is not a valid CouchDB database name`},
 		{"invalid-cht-password-missing.yaml", "cht.password: required when cht.username is set"},
 		{"invalid-dhis2-half-basic.yaml", "dhis2.username, dhis2.password: set both, or set dhis2.token instead"},
 		{"invalid-openhim-auth.yaml", `openhim.auth: "oauth" is not one of: basic, token`},
-		{"invalid-openhim-register.yaml", `decode config: openhim.register: "maybe" is not a boolean (use true or false)`},
+		{"invalid-openhim-register.yaml", `openhim.register: "maybe" is not a boolean: write true or false`},
 		{"invalid-log-level.yaml", `log.level: "loud" is not one of: debug, info, warn, error`},
 		{"invalid-server-addr.yaml", `server.addr: "nonsense" is not a host:port listen address`},
 		{"invalid-server-password-missing.yaml", "server.password: required when username is set"},
@@ -129,17 +141,17 @@ func TestLoad_precedence(t *testing.T) {
 }
 
 func TestLoad_unknownEnvAndFlag(t *testing.T) {
-	_, err := Load(Sources{Env: []string{"MEDIATOR_CHT_URLL=x", "MEDIATOR_CHT_URL=http://ok"}, Flags: map[string]string{"cht.nope": "1"}})
-	want := "MEDIATOR_CHT_URLL: unknown environment variable (no such config key)\ncht.nope: unknown config key"
+	setenv(t, "MEDIATOR_CHT_URLL=x", "MEDIATOR_CHT_URL=http://ok")
+	_, err := Load(Sources{Flags: map[string]string{"cht.nope": "1"}})
+	want := "MEDIATOR_CHT_URLL: unknown environment variable (no such config key); unset it or fix its name\ncht.nope: unknown config key"
 	if err == nil || err.Error() != want {
 		t.Errorf("Load = %v; want %q", err, want)
 	}
 }
 
 func TestLoad_everyBadKeyNamed(t *testing.T) {
-	_, err := Load(Sources{Env: []string{
-		"MEDIATOR_CHT_URL=notaurl", "MEDIATOR_CHT_PAGE_SIZE=0", "MEDIATOR_LOG_FORMAT=xml",
-	}})
+	setenv(t, "MEDIATOR_CHT_URL=notaurl", "MEDIATOR_CHT_PAGE_SIZE=0", "MEDIATOR_LOG_FORMAT=xml")
+	_, err := Load(Sources{})
 	if err == nil {
 		t.Fatal("Load = nil; want errors")
 	}
@@ -161,12 +173,57 @@ func TestEnvName(t *testing.T) {
 	}
 }
 
-// Every key can be set from the environment.
+// Every key can be set from the environment: viper's binding reads it.
 func TestLoad_everyKeyFromEnv(t *testing.T) {
 	for _, key := range Keys() {
-		if _, err := Load(Sources{Env: []string{EnvName(key) + "=" + sample(key)}}); err != nil && strings.Contains(err.Error(), "unknown environment variable") {
-			t.Errorf("%s: %v", EnvName(key), err)
-		}
+		t.Run(key, func(t *testing.T) {
+			val := sample(key)
+			t.Setenv(EnvName(key), val)
+			cfg, err := Load(Sources{})
+			if err != nil && strings.Contains(err.Error(), "unknown environment variable") {
+				t.Fatalf("%s: %v", EnvName(key), err)
+			}
+			if err != nil {
+				return // a sample that does not validate alone (e.g. a password without user)
+			}
+			if got := fmt.Sprint(Flatten(cfg)[key]); got != fmt.Sprint(sampleValue(key)) {
+				t.Errorf("%s=%s: %s = %s", EnvName(key), val, key, got)
+			}
+		})
+	}
+}
+
+// Values the environment cannot be trusted with are refused with the
+// variable named and what to write.
+func TestLoad_badEnvValues(t *testing.T) {
+	tests := []struct{ env, want string }{
+		{"MEDIATOR_CHT_PAGE_SIZE=abc", `cht.page_size (MEDIATOR_CHT_PAGE_SIZE): "abc" is not a whole number: write digits only, like 500`},
+		{"MEDIATOR_CHT_TIMEOUT=5", `cht.timeout (MEDIATOR_CHT_TIMEOUT): "5" has no unit: write a duration like 5s, 5m or 1h30m`},
+		{"MEDIATOR_DHIS2_ASYNC=yes", `dhis2.async (MEDIATOR_DHIS2_ASYNC): "yes" is not a boolean: write true or false`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			setenv(t, tt.env)
+			_, err := Load(Sources{})
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Load = %v; want %q", err, tt.want)
+			}
+		})
+	}
+	_, err := Load(Sources{Flags: map[string]string{"dhis2.timeout": "90"}})
+	if want := `dhis2.timeout (--set): "90" has no unit: write a duration like 90s, 90m or 1h30m`; err == nil || err.Error() != want {
+		t.Errorf("Load(--set dhis2.timeout=90) = %v; want %q", err, want)
+	}
+}
+
+func sampleValue(key string) any {
+	switch v := Flatten(Default())[key].(type) {
+	case time.Duration:
+		return 5 * time.Second
+	case bool:
+		return true
+	default:
+		return v
 	}
 }
 
@@ -185,10 +242,9 @@ func sample(key string) string {
 
 func TestSecret_neverPrinted(t *testing.T) {
 	const pw = "hunter2-very-secret"
-	cfg, err := Load(Sources{Env: []string{
-		"MEDIATOR_CHT_URL=http://cht", "MEDIATOR_CHT_USERNAME=u", "MEDIATOR_CHT_PASSWORD=" + pw,
-		"MEDIATOR_DHIS2_TOKEN=" + pw, "MEDIATOR_OPENHIM_PASSWORD=" + pw, "MEDIATOR_SERVER_USERNAME=x", "MEDIATOR_SERVER_PASSWORD=" + pw,
-	}})
+	setenv(t, "MEDIATOR_CHT_URL=http://cht", "MEDIATOR_CHT_USERNAME=u", "MEDIATOR_CHT_PASSWORD="+pw,
+		"MEDIATOR_DHIS2_TOKEN="+pw, "MEDIATOR_OPENHIM_PASSWORD="+pw, "MEDIATOR_SERVER_USERNAME=x", "MEDIATOR_SERVER_PASSWORD="+pw)
+	cfg, err := Load(Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +262,7 @@ func TestSecret_neverPrinted(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", cfg),
 		"%+v":  fmt.Sprintf("%+v", cfg),
 		"%#v":  fmt.Sprintf("%#v", cfg),
-		"%s":   fmt.Sprintf("%s", cfg.CHT.Password),
+		"%s":   cfg.CHT.Password.String(),
 		"json": strings.ReplaceAll(strings.ReplaceAll(string(js), `\u003c`, "<"), `\u003e`, ">"),
 		"slog": logBuf.String(),
 	}

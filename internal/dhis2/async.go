@@ -11,7 +11,7 @@ import (
 	"regexp"
 )
 
-// Wire types of the async import (spec/dhis2.md §3).
+// Wire types of the async import (DHIS2 Web API docs, asynchronous data value import).
 type (
 	wireJob struct {
 		ID      string `json:"id"`

@@ -1,7 +1,7 @@
 // Package dhis2 is the mediator's client of the DHIS2 Web API: system info,
 // the metadata of a data set (converted into validate.Metadata), and the push
 // of aggregate data values with POST /api/dataValueSets, whose answer it
-// reads in every version family (spec/dhis2.md §2) into one ImportResult.
+// reads in every version family (dhis2-core DataValueSetController and WebMessageUtils) into one ImportResult.
 //
 // Every call looks the same: a per-call timeout (dhis2.timeout) derived from
 // the caller's context, User-Agent and Accept headers, a personal access
@@ -207,7 +207,7 @@ func (c *Client) do(ctx context.Context, op, method string, u *url.URL, body []b
 		return response{}, c.transportError(ctx, callCtx, op, u, &readError{status: resp.StatusCode, err: err})
 	}
 	if len(b) > maxBody {
-		return response{}, fmt.Errorf("dhis2: %s: %s: answer larger than %d bytes", op, u.Redacted(), maxBody)
+		return response{}, fmt.Errorf("dhis2: %s: %s: answer larger than %d bytes", op, shortURL(u), maxBody)
 	}
 	// Scrub secrets before anything can quote the body: a server that
 	// echoes credentials must not get them into errors or logs, not even
@@ -219,7 +219,7 @@ func (c *Client) do(ctx context.Context, op, method string, u *url.URL, body []b
 }
 
 // authorize puts the credentials on the request: a personal access token
-// (DHIS2 2.37+, spec §7) when set, else basic auth.
+// (DHIS2 2.37+, DHIS2 Web API docs, authentication) when set, else basic auth.
 func (c *Client) authorize(req *http.Request) {
 	if c.cfg.Token.IsSet() {
 		tok := strings.TrimSpace(c.cfg.Token.Reveal())
@@ -256,9 +256,17 @@ func (c *Client) transportError(ctx, callCtx context.Context, op string, u *url.
 		what = "timed out"
 	}
 	return &redactedError{
-		msg: c.redact(fmt.Sprintf("dhis2: %s: %s: %s: %v", op, u.Redacted(), what, err)),
+		msg: c.redact(fmt.Sprintf("dhis2: %s: %s: %s: %v", op, shortURL(u), what, err)),
 		err: err,
 	}
+}
+
+// shortURL is u for an error message: scheme, host and path, without
+// credentials or query (a metadata query can run to hundreds of characters
+// of ids and says nothing about why the server could not be reached).
+func shortURL(u *url.URL) string {
+	s := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return s.String()
 }
 
 // readError is a failure to read an answer whose status line arrived.
@@ -316,6 +324,10 @@ func (c *Client) statusError(op string, r response) *StatusError {
 	if isHTML(r) {
 		e.Body = "an HTML page, not a DHIS2 API answer"
 	}
+	if looksLikeCouchDB(r) {
+		e.hint = "the server at dhis2.url answers like CouchDB (CHT's database), not DHIS2: set dhis2.url to the DHIS2 base URL, the part before /api"
+		return e
+	}
 	switch r.status {
 	case http.StatusUnauthorized:
 		if c.cfg.Token.IsSet() {
@@ -337,6 +349,20 @@ func (c *Client) statusError(op string, r response) *StatusError {
 // htmlAnswer describes a 2xx HTML answer: a login page after a redirect,
 // or a URL that is not DHIS2's API.
 const htmlAnswer = "an HTML page instead of a DHIS2 API answer (a login page? check dhis2.url and the credentials)"
+
+// looksLikeCouchDB tells a CouchDB (or PouchDB Server) answer: its Server
+// header, or its error body {"error": "…", "reason": "…"}. DHIS2's errors
+// are WebMessages with httpStatus and message instead.
+func looksLikeCouchDB(r response) bool {
+	if s := strings.ToLower(r.header.Get("Server")); strings.Contains(s, "couchdb") || strings.Contains(s, "pouchdb") {
+		return true
+	}
+	var body struct {
+		Error  *string `json:"error"`
+		Reason *string `json:"reason"`
+	}
+	return json.Unmarshal(r.body, &body) == nil && body.Error != nil && body.Reason != nil
+}
 
 func isHTML(r response) bool {
 	ct := r.header.Get("Content-Type")

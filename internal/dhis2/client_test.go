@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -221,6 +222,11 @@ func TestClient_statusErrors(t *testing.T) {
 			wantErr: "status 401: DHIS2 refused the API token", is: ErrUnauthorized},
 		{name: "401 html", status: 401, ctype: "text/html", body: `<html>login</html>`,
 			wantErr: "status 401: DHIS2 refused the username and password (dhis2.username, dhis2.password): an HTML page", is: ErrUnauthorized},
+		// dhis2.url pointing at CHT's CouchDB: its error shape, not DHIS2's.
+		{name: "401 couchdb", status: 401, body: `{"error":"unauthorized","reason":"Name or password is incorrect."}`,
+			wantErr: "status 401: the server at dhis2.url answers like CouchDB (CHT's database), not DHIS2: set dhis2.url to the DHIS2 base URL", is: ErrUnauthorized},
+		{name: "404 couchdb", status: 404, body: `{"error":"not_found","reason":"Database does not exist."}`,
+			wantErr: "status 404: the server at dhis2.url answers like CouchDB"},
 		{name: "302 to login", status: 302, body: ``, wantErr: "status 302: DHIS2 redirected"},
 		{name: "403", status: 403, body: `{"httpStatusCode":403,"message":"Access denied"}`, wantErr: "status 403: the DHIS2 user lacks an authority or access: Access denied", is: ErrForbidden},
 		{name: "413", status: 413, ctype: "text/html", body: `<html>413 Request Entity Too Large</html>`, wantErr: "lower dhis2.chunk_size"},
@@ -278,6 +284,26 @@ func TestClient_unreachable(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), `Get "`) {
 		t.Errorf("error %q quotes the *url.Error", err)
+	}
+}
+
+// A lookup of many ids has a query of hundreds of characters: the error
+// quotes scheme, host and path only.
+func TestClient_unreachableShortURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	c, _ := newTestClient(t, testConfig(url), nil)
+	ids := make([]string, 60)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("ou%09d", i)
+	}
+	_, err := c.OrgUnits(context.Background(), ids)
+	if err == nil || !strings.Contains(err.Error(), url+"/api/organisationUnits: unreachable") {
+		t.Fatalf("OrgUnits() = %v; want the URL without its query", err)
+	}
+	if strings.Contains(err.Error(), "?") || strings.Contains(err.Error(), "ou000000001") || len(err.Error()) > 300 {
+		t.Errorf("error quotes the query (%d characters): %v", len(err.Error()), err)
 	}
 }
 

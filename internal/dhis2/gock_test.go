@@ -76,7 +76,7 @@ func TestGock_pushErrors(t *testing.T) {
 		}, wantErr: "status 409: Invalid content type", status: 409},
 		{name: "connection refused", reply: func(r *gock.Request) {
 			r.ReplyError(errors.New("dial tcp 127.0.0.1:80: connect: connection refused"))
-		}, wantErr: "dhis2: post data values: " + gockBase + "/dhis/api/dataValueSets?importStrategy=CREATE_AND_UPDATE: unreachable: dial tcp 127.0.0.1:80: connect: connection refused"},
+		}, wantErr: "dhis2: post data values: " + gockBase + "/dhis/api/dataValueSets: unreachable: dial tcp 127.0.0.1:80: connect: connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +136,7 @@ func TestGock_timeoutMidPush(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
 	}
-	want := "dhis2: post data values: " + gockBase + "/dhis/api/dataValueSets?importStrategy=CREATE_AND_UPDATE: timed out after 50ms: context deadline exceeded; " +
+	want := "dhis2: post data values: " + gockBase + "/dhis/api/dataValueSets: timed out after 50ms: context deadline exceeded; " +
 		"push stopped at chunk 3 of 3 (values 4-5): 4 of 6 values in 2 chunks were sent and answered before, the outcome of chunk 3 is unknown"
 	if err.Error() != want {
 		t.Errorf("error\n%s\nwant\n%s", err, want)

@@ -61,7 +61,7 @@ func newTestClient(t testing.TB, cfg config.DHIS2, hc *http.Client) (*Client, *l
 	return c, logs
 }
 
-// fakeDHIS2 is an httptest DHIS2 built from spec/dhis2.md: it serves
+// fakeDHIS2 is an httptest DHIS2 built from the DHIS2 Web API docs: it serves
 // system info for a version and records every data value push.
 type fakeDHIS2 struct {
 	t       testing.TB
@@ -144,7 +144,7 @@ func (f *fakeDHIS2) Posts() []recordedPost {
 const unknownDE = "Xx1Xx2Xx3Xx"
 
 // familyAnswer imports a push as DHIS2 of f.version would, and answers in
-// that version's family (spec/dhis2.md §2.1): ≤2.37 a bare summary with 200
+// that version's family (dhis2-core DataValueSetController and WebMessageUtils): ≤2.37 a bare summary with 200
 // (≤2.36 with plain conflicts); 2.38–2.42 a WebMessage, 409 on conflicts;
 // 2.43 the same with updated-only counts and conflicts without object.
 func (f *fakeDHIS2) familyAnswer(p recordedPost) (int, []byte) {

@@ -15,7 +15,7 @@ const (
 )
 
 // ImportResult is what DHIS2 said about a push, whatever its version
-// (spec/dhis2.md §2): one chunk's import summary, or the merge of every
+// (dhis2-core DataValueSetController and WebMessageUtils): one chunk's import summary, or the merge of every
 // chunk's.
 type ImportResult struct {
 	// Status is SUCCESS, WARNING or ERROR. It is never better than the
@@ -24,7 +24,7 @@ type ImportResult struct {
 	Status string
 	// Imported, Updated, Ignored and Deleted are DHIS2's importCount,
 	// summed over chunks. What was written is Imported+Updated+Deleted
-	// (Written); the status alone does not say (spec §9.3).
+	// (Written); the status alone does not say.
 	Imported, Updated, Ignored, Deleted int
 	// Conflicts are DHIS2's conflicts. Identical conflicts (same code,
 	// object, property and message) of different chunks are merged.
@@ -45,7 +45,7 @@ type ImportResult struct {
 }
 
 // Written is the number of values DHIS2 stored or deleted: the truth about a
-// push, whatever the status (spec §9.3).
+// push, whatever the status.
 func (r ImportResult) Written() int { return r.Imported + r.Updated + r.Deleted }
 
 // RejectedAsWhole reports whether the import was refused as a whole: status
@@ -78,7 +78,7 @@ type Conflict struct {
 	Indexes []int
 }
 
-// Wire types of spec/dhis2.md §2.
+// Wire types of dhis2-core DataValueSetController and WebMessageUtils.
 type (
 	wireImportSummary struct {
 		ResponseType    string           `json:"responseType"`
@@ -116,7 +116,7 @@ type (
 )
 
 // ParseImportResponse reads DHIS2's answer to POST /api/dataValueSets (or a
-// task summary), whatever the server version (spec/dhis2.md §2.1):
+// task summary), whatever the server version (dhis2-core DataValueSetController and WebMessageUtils):
 //   - a bare ImportSummary (≤2.37, or an /api/37/ path; HTTP 200 even for
 //     ERROR), with plain ≤2.36 conflicts {object, value} or rich ones;
 //   - a WebMessage whose response is an ImportSummary (2.38+: 200 on
@@ -230,7 +230,7 @@ func (s *wireImportSummary) result() (ImportResult, error) {
 		r.Conflicts = append(r.Conflicts, wc.conflict())
 	}
 	if len(r.Conflicts) > 0 && r.Status == ImportSuccess {
-		// Derive the status from the conflicts, not the word (spec §9.2).
+		// Derive the status from the conflicts, not the word.
 		r.Status = ImportWarning
 	}
 	if len(s.RejectedIndexes) > 0 {

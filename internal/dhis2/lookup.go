@@ -15,7 +15,7 @@ const lookupBatch = 100
 
 // OrgUnits returns the org units among ids that exist in DHIS2 (and that
 // the user may see), as id → name: GET /api/organisationUnits with
-// filter=id:in:[…], fields=id,name and paging=false (spec/dhis2.md §5.1), in
+// filter=id:in:[…], fields=id,name and paging=false (DHIS2 Web API docs, metadata), in
 // batches. Unlike Metadata it does not care about data set assignment, so
 // it tells an org unit that does not exist from one that is not assigned.
 // Ids that are not DHIS2 uids are never sent and never in the result.

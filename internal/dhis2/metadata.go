@@ -16,7 +16,7 @@ import (
 )
 
 // dataSetFields is the field filter of GET /api/dataSets/{id}
-// (spec/dhis2.md §5.1).
+// (DHIS2 Web API docs, metadata).
 const dataSetFields = "id,name,code,periodType,openFuturePeriods,expiryDays,timelyDays," +
 	"categoryCombo[id,name,isDefault,categoryOptionCombos[id,name,code]]," +
 	"dataSetElements[dataElement[id,name,code,valueType,zeroIsSignificant,aggregationType,domainType," +
@@ -24,7 +24,7 @@ const dataSetFields = "id,name,code,periodType,openFuturePeriods,expiryDays,time
 	"categoryCombo[id,categoryOptionCombos[id,name,code]]]," +
 	"organisationUnits[id,code,path],dataInputPeriods[period,openingDate,closingDate],workflow[id]"
 
-// uidRE is DHIS2's UID format (spec §5.3).
+// uidRE is DHIS2's UID format (dhis2-core CodeGenerator).
 var uidRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]{10}$`)
 
 // IsUID reports whether s is a well-formed DHIS2 UID.
@@ -93,7 +93,7 @@ type mdEntry struct {
 }
 
 // Metadata returns what DHIS2 says about a data set, converted for the
-// validate package: GET /api/dataSets/{id} with the fields of spec §5.1, and
+// validate package: GET /api/dataSets/{id} with the fields of DHIS2 Web API docs, metadata, and
 // the default category option combo, looked up by name (never hard-coded).
 // A dataSetElement's own category combo overrides its data element's.
 //
@@ -222,7 +222,7 @@ func convertDataSet(id string, ds *wireDataSet) (validate.Metadata, error) {
 		}
 		cc := de.CategoryCombo
 		if dse.CategoryCombo != nil && dse.CategoryCombo.ID != "" {
-			cc = dse.CategoryCombo // the data set's override (spec §5.1)
+			cc = dse.CategoryCombo // the data set's override (DHIS2 Web API docs, metadata)
 		}
 		md.DataElements[de.ID] = validate.DataElement{
 			ID:                   de.ID,
@@ -267,7 +267,7 @@ func cocSet(cc *wireCategoryCombo) map[string]bool {
 }
 
 // pickDefaultCOC chooses the default category option combo among those
-// named "default". Old databases may hold several (spec §5.1): prefer the
+// named "default". Old databases may hold several (DHIS2 Web API docs, metadata): prefer the
 // one of the default category combo, then one the data set uses.
 func (c *Client) pickDefaultCOC(cands []wireIdentifiable, ds *wireDataSet) (string, error) {
 	var ids []string

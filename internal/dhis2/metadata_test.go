@@ -28,7 +28,7 @@ func metadataServer(t *testing.T, dataSet, defaults []byte) (*httptest.Server, *
 			return
 		}
 		if f := r.URL.Query().Get("fields"); f != dataSetFields {
-			t.Errorf("fields = %q; want the field list of spec §5.1", f)
+			t.Errorf("fields = %q; want the field list of DHIS2 Web API docs, metadata", f)
 		}
 		if !strings.Contains(dataSetFields, "dataSetElements[dataElement[") || !strings.Contains(dataSetFields, "]],categoryCombo[id,categoryOptionCombos") {
 			t.Errorf("fields do not ask for the dataSetElement's category combo override")

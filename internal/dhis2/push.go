@@ -23,7 +23,7 @@ type PushOptions struct {
 	// and 2.43 needs it when a data element is in several data sets
 	// (E8002). It is the only set-level field sent: period, orgUnit and
 	// attributeOptionCombo at set level would override every value's
-	// (spec §1.2), and completeDate needs them, so neither is ever sent.
+	// (DHIS2 Web API docs, data values), and completeDate needs them, so neither is ever sent.
 	DataSet string
 	// Delete sends the values with importStrategy=DELETE: DHIS2 deletes
 	// (soft-deletes) the stored values of those keys, counted as deleted;
@@ -31,7 +31,7 @@ type PushOptions struct {
 	Delete bool
 }
 
-// Wire types of POST /api/dataValueSets (spec/dhis2.md §1.2), bulk form:
+// Wire types of POST /api/dataValueSets (DHIS2 Web API docs, data values), bulk form:
 // no set-level period, orgUnit or attributeOptionCombo.
 type (
 	wireDataValueSet struct {

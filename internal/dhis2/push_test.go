@@ -59,7 +59,7 @@ func TestClient_PushDataValues_families(t *testing.T) {
 }
 
 // TestClient_PushDataValues_testdata answers with the testdata bodies of
-// spec §2 and checks the merged result of a one-chunk push.
+// dhis2-core DataValueSetController and WebMessageUtils and checks the merged result of a one-chunk push.
 func TestClient_PushDataValues_testdata(t *testing.T) {
 	tests := []struct {
 		file        string

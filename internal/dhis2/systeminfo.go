@@ -27,7 +27,7 @@ type SystemInfo struct {
 }
 
 // Family names the response family of the server's POST /api/dataValueSets
-// answer on the unversioned path (spec/dhis2.md §2.1): "2.36" (bare
+// answer on the unversioned path (dhis2-core DataValueSetController and WebMessageUtils): "2.36" (bare
 // summary, conflicts without codes), "2.37" (bare summary, rich conflicts),
 // "2.38" (WebMessage, 409 on conflicts; 2.38–2.42), "2.43" (WebMessage,
 // E80xx/E81xx codes, no object or property in conflicts).

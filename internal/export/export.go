@@ -29,7 +29,7 @@ const (
 	StatusFailed = "Failed"
 )
 
-// Report is the result of an export (DESIGN.md §3.3), for people and
+// Report is the result of an export, for people and
 // programs: what was built, what was rejected and why, what DHIS2 said.
 type Report struct {
 	Status     string         `json:"status"`

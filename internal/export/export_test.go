@@ -32,7 +32,7 @@ func (f *fakeDHIS2) PushDataValues(_ context.Context, values []validate.Value, o
 	return f.result, f.pushErr
 }
 
-// specMetadata describes the spec §1.3 data set in DHIS2: both org units
+// specMetadata describes the composed example's data set in DHIS2: both org units
 // assigned, both data elements whole numbers, the COC valid.
 func specMetadata() validate.Metadata {
 	return validate.Metadata{

@@ -65,6 +65,9 @@ type Service struct {
 	// batches at once (cht.batch_size and cht.concurrency when the source
 	// tells them).
 	batchDocs, workers int
+	// progressEvery is the interval of the progress lines of a long read
+	// (defaultProgressEvery when zero).
+	progressEvery time.Duration
 
 	mu      sync.Mutex
 	flights map[Request]*flight
@@ -301,12 +304,15 @@ type docBatch struct {
 // size. It returns the number of docs and owners.
 func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggregate.Builder) (int, int, error) {
 	month := req.Period.DocMonth()
+	prog, stop := s.startProgress(ctx, req)
+	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
 
 	contacts := make(chan aggregate.Contact, 1024)
 	g.Go(func() error {
 		defer close(contacts)
 		err := s.cht.Contacts(gctx, func(c aggregate.Contact) error {
+			prog.contacts.Add(1)
 			select {
 			case contacts <- c:
 				return nil
@@ -340,6 +346,7 @@ func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggr
 			return nil
 		}
 		n, err := s.cht.TargetDocs(gctx, month, func(d aggregate.TargetDoc) error {
+			prog.docs.Add(1)
 			if len(cur) >= s.batchDocs && d.Owner != cur[len(cur)-1].Owner {
 				if err := send(); err != nil {
 					return err
@@ -395,6 +402,7 @@ func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggr
 				return err
 			}
 			owners += len(bt.ids)
+			prog.owners.Add(int64(len(bt.ids)))
 		}
 		return nil
 	})
@@ -408,13 +416,17 @@ func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggr
 // every owner until the end: for a source whose docs do not come grouped
 // by owner.
 func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b *aggregate.Builder) (int, int, error) {
+	prog, stop := s.startProgress(ctx, req)
+	defer stop()
 	if err := s.cht.Contacts(ctx, func(c aggregate.Contact) error {
+		prog.contacts.Add(1)
 		b.AddContact(c)
 		return nil
 	}); err != nil {
 		return 0, 0, fmt.Errorf("%s: read CHT contacts: %w", op, err)
 	}
 	docs, err := s.cht.TargetDocs(ctx, req.Period.DocMonth(), func(d aggregate.TargetDoc) error {
+		prog.docs.Add(1)
 		b.AddTargetDoc(d)
 		return nil
 	})

@@ -104,7 +104,7 @@ func (f *fakeCHT) Translations(context.Context, string) (map[string]string, erro
 	return f.translations, f.fail["Translations"]
 }
 
-// specExample is spec/cht.md §1.3.
+// specExample is a composed example of CHT's DHIS2 export.
 func specExample() *fakeCHT {
 	return &fakeCHT{
 		settings: cht.Settings{

@@ -60,7 +60,7 @@ func (s *server) writeEnvelope(c *gin.Context, a answer) {
 }
 
 // sanitizeOrchestrations returns a non-nil slice whose every entry has what
-// core needs to store it (spec §5.3): a name and a request timestamp.
+// core needs to store it: a name and a request timestamp.
 func sanitizeOrchestrations(in []openhim.Orchestration, now time.Time) []openhim.Orchestration {
 	out := make([]openhim.Orchestration, 0, len(in))
 	for _, o := range in {
@@ -128,7 +128,7 @@ func statusText(code int) string {
 }
 
 // envelopeStatus is the OpenHIM status of an answer that is not an export
-// report: what core itself computes from a status code (spec §5.4), except
+// report: what core itself computes from a status code, except
 // that a client that went away is Failed (the work did not finish).
 func envelopeStatus(code int) string {
 	switch {
@@ -155,7 +155,7 @@ var (
 
 // redact removes anything like user:pass@ from URLs and the values of
 // password or token query parameters. The clients never put credentials
-// into errors; this is the backstop (STYLE.md "Errors").
+// into errors; this is the backstop.
 func redact(s string) string {
 	s = userinfoRE.ReplaceAllString(s, "${1}REDACTED@")
 	return secretParamRE.ReplaceAllString(s, "${1}REDACTED")

@@ -19,6 +19,8 @@ import (
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/testutil"
 )
 
 // servers maps each test handler to its server, for tests that look inside.
@@ -142,9 +144,9 @@ func samplePreview(req export.Request) *export.Preview {
 
 // testServer builds the handler over exp with a fixed clock, logging into
 // the returned buffer.
-func testServer(t *testing.T, exp Exporter, mod func(*Options)) (http.Handler, *syncBuffer) {
+func testServer(t *testing.T, exp Exporter, mod func(*Options)) (http.Handler, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	opts := Options{
 		URN:      testURN,
 		Version:  "1.2.3",
@@ -162,24 +164,6 @@ func testServer(t *testing.T, exp Exporter, mod func(*Options)) (http.Handler, *
 	servers.Store(h, s)
 	t.Cleanup(func() { servers.Delete(h) })
 	return h, logs
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // do sends one request through h.

@@ -1,8 +1,8 @@
-// Package httpapi serves the mediator's HTTP API to OpenHIM (DESIGN.md §3.3):
+// Package httpapi serves the mediator's HTTP API to OpenHIM:
 // POST|GET /export, GET /dataValueSets and GET /health. It is the only
 // package that imports gin: handlers are methods on a struct holding their
 // dependencies, every answer but /health is an OpenHIM mediator envelope
-// (application/json+openhim, spec/openhim.md §5), and errors map to HTTP and
+// (application/json+openhim, OpenHIM core src/middleware/router.js), and errors map to HTTP and
 // OpenHIM status in one function, statusFor.
 //
 // Status mapping (HTTP status = envelope response.status = outer status):
@@ -21,7 +21,7 @@
 //	anything else, including a recovered panic       500   Failed (+ envelope error)
 //
 // A 4xx is "Completed" because that is what core computes for a 4xx on its
-// own (spec §5.4): the mediator worked, the request was wrong. The envelope's
+// own: the mediator worked, the request was wrong. The envelope's
 // error member, which flags the transaction for core's auto-retry, is set
 // only for 5xx errors that a later run may not meet (an upstream down), never
 // for a report DHIS2 answered.

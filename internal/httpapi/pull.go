@@ -20,7 +20,7 @@ import (
 )
 
 // pullSet is response.body of /dataValueSets: a data value set shaped like
-// DHIS2's own GET /api/dataValueSets (spec/dhis2.md §4). As DHIS2 does, the
+// DHIS2's own GET /api/dataValueSets (DHIS2 Web API docs, reading data values). As DHIS2 does, the
 // header fields are written only when exactly one data set, one period and
 // one org unit were requested (dataSet and period are always single here, so:
 // when orgUnit was given, with or without children).
@@ -36,7 +36,7 @@ type pullSet struct {
 const dhis2Timestamp = "2006-01-02T15:04:05.000-0700"
 
 // getDataValueSets serves GET /dataValueSets: build only (no DHIS2 call).
-// Identical concurrent requests share one build (DESIGN.md §9).
+// Identical concurrent requests share one build.
 func (s *server) getDataValueSets(c *gin.Context) {
 	var p pullParams
 	if err := s.bindQuery("/dataValueSets", c.Request.URL.RawQuery, &p); err != nil {

@@ -14,7 +14,7 @@ import (
 
 // statusFor maps an error of the Exporter (or of reading the request) to the
 // HTTP status of the answer; envelopeStatus gives its OpenHIM status. It is
-// the only place that decides this (STYLE.md "Errors"):
+// the only place that decides this:
 //
 //	nil                                        200
 //	export.IsInputError                        400  the request names something CHT or DHIS2 lacks

@@ -280,7 +280,7 @@ func TestAgent_statusShowsFailure(t *testing.T) {
 	core := &scriptCore{registerErr: &StatusError{Op: "register", StatusCode: 401, Body: "Unauthorized", sentinel: ErrUnauthorized}}
 	a, _ := startAgent(t, core, AgentOptions{})
 	eventually(t, "a failed registration", func() bool { return a.Status().LastError != "" })
-	if st := a.Status(); st.Registered || st.LastError != "openhim: register: status 401: Unauthorized" {
+	if st := a.Status(); st.Registered || st.LastError != "openhim: register: status 401: Unauthorized (OpenHIM core refused the credentials: check openhim.username and openhim.password, and openhim.auth=token for cores before 8)" {
 		t.Errorf("Status() = %+v", st)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-// metadata is core's /metadata import format (spec §6.3), as far as
+// metadata is core's /metadata import format (OpenHIM core src/api/metadata.js), as far as
 // channels/ uses it.
 type metadata struct {
 	Channels []Channel        `json:"Channels"`
@@ -45,7 +45,7 @@ func readMetadata(t *testing.T) map[string]metadata {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// An array imports nothing and still answers 201 (spec §6.3).
+		// An array imports nothing and still answers 201 (OpenHIM core src/api/metadata.js).
 		if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 			t.Errorf("%s: must be one JSON object keyed by collection, not an array", f)
 			continue
@@ -191,7 +191,7 @@ func TestChannels_demoClient(t *testing.T) {
 	if !strings.Contains(c.Name, "DEMO") {
 		t.Errorf("client name %q does not say it is a demo client", c.Name)
 	}
-	// Core checks hex(sha512(password + salt)): password first (spec §6.2).
+	// Core checks hex(sha512(password + salt)): password first (OpenHIM core src/middleware/basicAuthentication.js).
 	sum := sha512.Sum512([]byte(demoClientPassword + c.PasswordSalt))
 	if c.PasswordAlgorithm != "sha512" || c.PasswordHash != hex.EncodeToString(sum[:]) {
 		t.Errorf("client %s: passwordHash is not sha512(%q + salt)", c.ClientID, demoClientPassword)

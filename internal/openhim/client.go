@@ -70,6 +70,14 @@ func (e *StatusError) Error() string {
 	if e.Body != "" {
 		s += ": " + e.Body
 	}
+	switch e.StatusCode {
+	case 401:
+		// Core answers a bare 401 for an unknown user and a wrong password
+		// alike (src/api/authentication.js).
+		s += " (OpenHIM core refused the credentials: check openhim.username and openhim.password, and openhim.auth=token for cores before 8)"
+	case 403:
+		s += " (the OpenHIM user openhim.username may not manage mediators: give it the admin role)"
+	}
 	return s
 }
 
@@ -106,7 +114,7 @@ type tokenState struct {
 
 // New returns a client of core's API at cfg.URL with cfg.Username and
 // cfg.Password, using basic auth, or the legacy token auth when cfg.Auth is
-// "token" (spec §4.1). With hc nil the client has its own http.Client with
+// "token" (OpenHIM core src/api/authentication.js). With hc nil the client has its own http.Client with
 // cfg.Timeout whose transport trusts the system roots plus cfg.TLSCAFile, or
 // anything when cfg.TLSInsecureSkipVerify; a given hc is used as it is.
 // Every call is also bounded by cfg.Timeout. log may be nil.
@@ -167,7 +175,7 @@ func HTTPClient(cfg config.OpenHIM) (*http.Client, error) {
 // TLSConfig returns the TLS configuration for core's API: the system roots
 // plus the CAs in cfg.TLSCAFile, or no verification at all when
 // cfg.TLSInsecureSkipVerify (core's default certificate is self-signed for
-// CN=localhost, spec §4.3).
+// CN=localhost, OpenHIM core config/default.json).
 func TLSConfig(cfg config.OpenHIM) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.TLSCAFile != "" && cfg.TLSInsecureSkipVerify {
@@ -224,7 +232,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 
 // Register sends the registration document (POST /mediators). Core answers
 // 201 also when nothing changed: a registration with the same or a lower
-// version than the stored one is a silent no-op (spec §2.4).
+// version than the stored one is a silent no-op (OpenHIM core src/api/mediators.js).
 func (c *Client) Register(ctx context.Context, reg Registration) error {
 	body, err := json.Marshal(reg)
 	if err != nil {
@@ -293,7 +301,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, body []byte) (
 	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set("Accept", "application/json, text/plain")
 	if body != nil {
-		// Without it koa-bodyparser leaves the body empty (spec §1).
+		// Without it koa-bodyparser leaves the body empty (OpenHIM core src/koaMiddleware.js).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if err := c.authenticate(ctx, req); err != nil {
@@ -345,7 +353,7 @@ func (c *Client) scrub(b []byte) []byte {
 
 // authenticate sets the credentials on req: basic auth, or the token
 // headers. Never both: in core 8 any auth-* header makes a request a token
-// request (spec §4.1).
+// request (OpenHIM core src/api/authentication.js).
 func (c *Client) authenticate(ctx context.Context, req *http.Request) error {
 	if c.auth != "token" {
 		req.SetBasicAuth(c.username, c.password.Reveal())
@@ -366,7 +374,7 @@ func (c *Client) authenticate(ctx context.Context, req *http.Request) error {
 
 // TokenPasshash is the password hash of the legacy token auth:
 // hex(sha512(salt + password)), salt being the user's salt from
-// GET /authenticate/:email (spec §4.1).
+// GET /authenticate/:email (OpenHIM core src/api/authentication.js).
 func TokenPasshash(userSalt, password string) string {
 	h := sha512.Sum512([]byte(userSalt + password))
 	return hex.EncodeToString(h[:])

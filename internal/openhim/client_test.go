@@ -43,7 +43,7 @@ func newTestClient(t *testing.T, cfg config.OpenHIM) *Client {
 }
 
 // fakeCore is an httptest OpenHIM core API that checks what core checks and
-// answers like core (spec §1-3).
+// answers like core (OpenHIM core src/koaMiddleware.js; OpenHIM core src/api/mediators.js).
 type fakeCore struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -206,7 +206,7 @@ func TestClient_RegisterUnauthorized(t *testing.T) {
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("Register() = %v; want ErrUnauthorized", err)
 	}
-	if err.Error() != "openhim: register: status 401: Unauthorized" {
+	if err.Error() != "openhim: register: status 401: Unauthorized (OpenHIM core refused the credentials: check openhim.username and openhim.password, and openhim.auth=token for cores before 8)" {
 		t.Errorf("Register() error = %q", err)
 	}
 }
@@ -317,12 +317,12 @@ func TestClient_tokenAuth(t *testing.T) {
 		at, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil || at.Sub(coreClock).Abs() > 10*time.Second {
 			t.Errorf("auth-ts %q is not within 10 s of core's clock %s", ts, coreClock)
-			http.Error(w, "Unauthorized", 401)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
 		passhash := TokenPasshash(userSalt, testPassword)
 		if r.Header.Get("auth-username") != testUser || r.Header.Get("auth-token") != TokenAuth(passhash, r.Header.Get("auth-salt"), ts) {
-			http.Error(w, "Unauthorized", 401)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
 		w.WriteHeader(201)

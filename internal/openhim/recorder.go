@@ -18,7 +18,7 @@ import (
 // DefaultBodyBudget bounds the bytes of all orchestration bodies of one
 // Recorder together. Core stores at most 15 MiB of bodies per transaction,
 // counting the request and the mediator's response too, and cuts the rest
-// (spec §5.6); orchestration bodies are never culled.
+// (OpenHIM core src/utils.js); orchestration bodies are never culled.
 const DefaultBodyBudget = 8 << 20
 
 // Recorder collects the orchestrations of one inbound request: every call

@@ -414,7 +414,7 @@ func TestRecorder_bodyBudget(t *testing.T) {
 	}
 }
 
-// What core needs (spec §5.3, §9.8): every orchestration has a name and a
+// What core needs (OpenHIM core src/middleware/router.js): every orchestration has a name and a
 // request with a timestamp, bodies are strings, the field is "querystring",
 // the port a string.
 func TestOrchestration_JSONShape(t *testing.T) {

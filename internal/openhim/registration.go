@@ -14,7 +14,7 @@ import (
 )
 
 // Registration is the document a mediator registers with (POST /mediators,
-// spec §2). It is read from mediator-config/mediator.json by
+// OpenHIM core src/api/mediators.js). It is read from mediator-config/mediator.json by
 // LoadRegistration, which checks it against core's rules, so that a bad file
 // fails at start-up rather than at registration.
 type Registration struct {
@@ -35,7 +35,7 @@ type Registration struct {
 	Config map[string]any `json:"config,omitempty"`
 }
 
-// Route is a route of a channel or an endpoint of a mediator (spec §2.2).
+// Route is a route of a channel or an endpoint of a mediator (OpenHIM core src/model/channels.js).
 // Pointers tell "absent" from false or 0, so that a document is sent as it
 // was written and core's defaults apply to what it leaves out.
 type Route struct {
@@ -59,7 +59,7 @@ type Route struct {
 	KafkaTopic          string `json:"kafkaTopic,omitempty"`
 }
 
-// Channel is an OpenHIM channel (spec §6.1), as found in a mediator's
+// Channel is an OpenHIM channel (OpenHIM core src/model/channels.js), as found in a mediator's
 // defaultChannelConfig and in core's /metadata import format.
 type Channel struct {
 	Name                   string          `json:"name"`
@@ -99,7 +99,7 @@ type Channel struct {
 	Properties             json.RawMessage `json:"properties,omitempty"`
 }
 
-// ConfigDef defines one param of the console's config form (spec §2.3).
+// ConfigDef defines one param of the console's config form (OpenHIM core src/api/mediators.js).
 type ConfigDef struct {
 	Param       string      `json:"param"`
 	DisplayName string      `json:"displayName,omitempty"`
@@ -213,7 +213,7 @@ func (r Registration) Validate() error {
 
 var configTypes = []string{"string", "bigstring", "bool", "number", "option", "map", "struct", "password"}
 
-// validateConfigDefs applies core's schema enum and API checks (spec §2.3).
+// validateConfigDefs applies core's schema enum and API checks (OpenHIM core src/api/mediators.js).
 func validateConfigDefs(defs []ConfigDef, path string, inTemplate bool) []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -257,7 +257,7 @@ func validateConfigDefs(defs []ConfigDef, path string, inTemplate bool) []error 
 	return errs
 }
 
-// validateConfig applies core's config validation (spec §2.3): every key
+// validateConfig applies core's config validation (OpenHIM core src/api/mediators.js): every key
 // has a def and every value has the def's type. Field types inside structs
 // are not checked, as core does not check them either.
 func validateConfig(defs []ConfigDef, cfg map[string]any) []error {
@@ -338,15 +338,16 @@ var (
 	pathTransform  = regexp.MustCompile(`^s/(?:[^/\\]|\\.)+/(?:[^/\\]|\\.)*(?:/g?)?$`)
 )
 
-// ValidateChannel checks a channel against core's channel rules (spec §6.1,
-// §9.11) and the ones of this project: an anchored urlPattern that compiles,
+// ValidateChannel checks a channel against core's channel rules (OpenHIM core src/model/channels.js
+// and src/api/channels.js) and the ones of this project: an anchored urlPattern that compiles,
 // methods listed (polling channels: exactly GET, a pollingSchedule and a
 // route path), exactly one enabled primary route, route host and port, path
 // and pathTransform not both, and the numeric bounds core checks. Channels
 // imported with /metadata or installed from a mediator skip core's checks,
 // so these are applied here.
 //
-// Polling channels must list ["GET"] (DESIGN §6), although core's channel
+// Polling channels must list ["GET"] (the mediator's polling endpoint
+// answers GET only), although core's channel
 // API (POST/PUT /channels) refuses methods on non-http channels: the import
 // keeps them, core's poller ignores them, and an operator who edits the
 // channel in the console has to clear them.

@@ -1,7 +1,8 @@
 // Package openhim talks to OpenHIM core and speaks its mediator protocol:
 // the response envelope a mediator answers routed requests with
 // (application/json+openhim), orchestrations, registration, heartbeat and
-// config delivered from the console (../../shared/spec/openhim.md).
+// config delivered from the console (jembi/openhim-core-js, src/api/mediators.js
+// and src/middleware/router.js).
 package openhim
 
 import "time"
@@ -10,7 +11,7 @@ import "time"
 // detects it with a substring match, so parameters are fine.
 const ContentType = "application/json+openhim"
 
-// Transaction status words (spec §5.2). Core writes unknown strings without
+// Transaction status words (OpenHIM mediator developer guide). Core writes unknown strings without
 // checking and later fails to save the transaction, so only these exist.
 const (
 	StatusProcessing          = "Processing"
@@ -20,7 +21,7 @@ const (
 	StatusCompletedWithErrors = "Completed with error(s)"
 )
 
-// Response is the mediator response envelope (spec §5.2).
+// Response is the mediator response envelope (OpenHIM mediator developer guide).
 type Response struct {
 	URN            string            `json:"x-mediator-urn"`
 	Status         string            `json:"status,omitempty"`
@@ -31,7 +32,7 @@ type Response struct {
 }
 
 // ClientResponse is what core sends to the client. Body is always a string:
-// core stores anything else as "[object Object]" (spec §5.3).
+// core stores anything else as "[object Object]" (OpenHIM core src/middleware/router.js).
 type ClientResponse struct {
 	Status    int               `json:"status"`
 	Headers   map[string]string `json:"headers"`

@@ -41,13 +41,13 @@ type Problem struct {
 	Value                string `json:"value,omitempty"`
 }
 
-// Problem codes. Each names the DHIS2 conflict it predicts (spec/dhis2.md
-// §2.4, 2.37–2.42 codes; 2.43 has its own E81xx/E80xx codes for the same
-// cases). Those marked "strict" DHIS2 only raises with the matching
+// Problem codes. Each names the DHIS2 conflict it predicts (the E76xx codes
+// of dhis2-core ErrorCode.java, 2.37–2.42; 2.43 has its own E81xx/E80xx
+// codes for the same cases). Those marked "strict" DHIS2 only raises with the matching
 // strict* import option, so without this check it would store the value.
 const (
 	// CodeValueMissing: the value is empty or blank; DHIS2 would ignore it
-	// or delete the stored value (spec §8.2).
+	// or delete the stored value (dhis2-core DefaultDataValueSetService).
 	CodeValueMissing = "value_missing"
 	// CodeValueNotNumeric: the value is not written as a DHIS2 number
 	// (plus sign, leading zero, exponent, separator, non-ASCII digits, …)
@@ -112,8 +112,8 @@ const (
 )
 
 // MaxCommentLength is the longest comment Check lets through. DHIS2
-// 2.37–2.42 allow 50,000 characters, 2.43 only 5,000 (spec/dhis2.md §2.4,
-// §2.6); a longer comment makes DHIS2 refuse the whole value, so Check
+// 2.37–2.42 allow 50,000 characters, 2.43 only 5,000 (dhis2-core ErrorCode.java,
+// dhis2-core 2.43 DataEntryPipeline); a longer comment makes DHIS2 refuse the whole value, so Check
 // holds to the lower limit, which every version accepts.
 const MaxCommentLength = 5_000
 

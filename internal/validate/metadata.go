@@ -7,7 +7,7 @@ package validate
 import "time"
 
 // Metadata is what DHIS2 says about one data set, as needed to check a push.
-// The dhis2 package builds it from GET /api/dataSets/{id} (spec/dhis2.md §5.1).
+// The dhis2 package builds it from GET /api/dataSets/{id} (DHIS2 Web API docs, metadata).
 type Metadata struct {
 	DataSet DataSet
 	// DataElements of the data set, by uid.
@@ -30,7 +30,7 @@ type DataSet struct {
 	// Empty means the default category combo: only the default combo (or
 	// no attribute option combo at all) is accepted.
 	AttributeOptionCombos map[string]bool
-	// OpenFuturePeriods: 0 closes the current period (spec/dhis2.md §5.1);
+	// OpenFuturePeriods: 0 closes the current period (DHIS2 Web API docs, metadata);
 	// 1 opens it, N opens it and N−1 future ones. Negative counts as 0.
 	OpenFuturePeriods int
 	// ExpiryDays: 0 (or less) never locks; otherwise a period locks once

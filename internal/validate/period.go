@@ -8,7 +8,7 @@ import (
 )
 
 // Period type names as DHIS2 spells them in a data set's periodType
-// (spec/dhis2.md §6).
+// (dhis2-core DateUnitType and PeriodType).
 const (
 	PeriodTypeDaily           = "Daily"
 	PeriodTypeWeekly          = "Weekly"
@@ -122,7 +122,7 @@ type periodType struct {
 
 // periodTypes lists every period type with an ISO form. The spans follow
 // dhis2-core's DateUnitPeriodTypeParser (2.39–2.41) and the *PeriodType
-// classes up to 2.43 (spec/dhis2.md §6).
+// classes up to 2.43 (dhis2-core DateUnitType and PeriodType).
 var periodTypes = []*periodType{
 	{name: PeriodTypeDaily, kind: kindDaily, style: styleDay},
 	{name: PeriodTypeWeekly, kind: kindWeekly, style: styleIndex, marker: "W", digits: 2, unit: "week", weekday: time.Monday},
@@ -411,7 +411,7 @@ func PeriodOfType(periodType, s string) (Period, error) {
 	return p, nil
 }
 
-// ParsePeriod parses every ISO period format of spec/dhis2.md §6: daily
+// ParsePeriod parses every ISO period format of dhis2-core DateUnitType and PeriodType: daily
 // (yyyyMMdd, yyyy-MM-dd), weekly (yyyyWn, n of one or two digits, so W05
 // too) and the weekly variants (yyyyWedWn, ThuW, FriW, SatW, SunW),
 // bi-weekly (yyyyBiWn), monthly (yyyyMM, yyyy-MM), bi-monthly (yyyyMMB, MM

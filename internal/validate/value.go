@@ -11,7 +11,7 @@ import (
 )
 
 // Limits DHIS2 puts on a value (2.37–2.42 ValidationUtils / MathUtils,
-// spec/dhis2.md §5.2).
+// dhis2-core ValidationUtils.valueIsValid).
 const (
 	// MaxValueLength is the most characters (UTF-16 code units, as Java
 	// counts) any value may have.
@@ -115,8 +115,7 @@ func NormalizeBoolean(valueType, value string) string {
 }
 
 // CheckValue checks value against the rules DHIS2 applies to valueType
-// (spec/dhis2.md §5.2, dhis2-core ValidationUtils.valueIsValid and
-// MathUtils 2.41) and returns a *ValueError when it does not fit:
+// (dhis2-core 2.41 ValidationUtils.valueIsValid and MathUtils) and returns a *ValueError when it does not fit:
 //
 //   - NUMBER: ^(-?0|-?[1-9]\d*)(\.\d+)?$ with ASCII digits, shorter than 250
 //     characters: no plus sign, leading zeros, exponent, thousands separator

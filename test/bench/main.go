@@ -7,7 +7,7 @@
 // it, and reports its wall time and peak RSS (VmHWM, which includes the
 // in-process source). The parent runs each size -runs times and prints a
 // Markdown table with the median time, the highest peak RSS, and whether
-// the DESIGN.md §9 targets are met.
+// the performance targets (README, Performance) are met.
 //
 //	go run ./test/bench [-chws 10000,50000,100000] [-runs 3] [-map-clinics] [-check]
 package main
@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Machine: %s, %d CPUs (nproc), GOMAXPROCS %d, %s %s/%s\n\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintln(stdout, "| CHWs | target docs | contacts | org units | data values | wall time | docs/s | peak RSS | peak Go heap | target (DESIGN.md §9) | met |")
+	fmt.Fprintln(stdout, "| CHWs | target docs | contacts | org units | data values | wall time | docs/s | peak RSS | peak Go heap | target | met |")
 	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 	allMet := true
 	for _, n := range chws {
@@ -126,7 +126,7 @@ func runChild(self string, n int, mapClinics bool, stderr io.Writer) (outcome, e
 	return o, nil
 }
 
-// target returns the DESIGN.md §9 target for n CHWs and whether it is met:
+// target returns the performance target for n CHWs and whether it is met:
 // 100 000 CHWs under 5 s and 150 MB peak RSS; 10 000 CHWs under 1 s; for
 // 50 000 CHWs, 5× better than CHT's own export measured at 2.2 s and
 // 600 MB (0.45 s, 120 MB). Only the national shape has targets.

@@ -256,7 +256,6 @@ func parseQuery(r *http.Request) (query, error) {
 type rowWriter struct {
 	w     *bufio.Writer
 	n     int
-	buf   []byte
 	count *atomic.Int64
 }
 

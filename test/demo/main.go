@@ -1,13 +1,21 @@
-// Command demo is what "make demo" runs: it starts a CouchDB-compatible
-// server (pouchdb-server, in memory, credentials required like CHT's
-// CouchDB) with a CHT-shaped demo district, the DHIS2 sandbox with the
-// matching metadata, the OpenHIM core sandbox with channels/ and the demo
-// client imported, and the real mediator binary ("mediator serve"). Once the
-// mediator has registered it sends one export through the OpenHIM channel
-// and prints the report, the transaction OpenHIM recorded and what DHIS2
-// stored. Everything stops on exit.
+// Command demo is what "make demo" and "make sandbox" run.
+//
+// "make demo" starts the stack (package test/stack: a seeded
+// CouchDB-compatible server with a server admin, the DHIS2 sandbox, the
+// OpenHIM core sandbox with channels/ and the demo client imported) and the
+// real mediator binary ("mediator serve"). Once the mediator has registered
+// it sends one export of last month through the OpenHIM channel and prints
+// the report, the transaction OpenHIM recorded and what DHIS2 stored.
+// Everything stops on exit.
 //
 //	go run ./test/demo --mediator bin/mediator
+//
+// "make sandbox" (--sandbox) starts the same stack with the channels routed
+// to a mediator at --mediator-addr (127.0.0.1:8544), prints the MEDIATOR_*
+// variables for it and commands to try, and stays up until Ctrl-C: the
+// mediator is for you to run.
+//
+//	go run ./test/demo --sandbox [--mediator-addr 127.0.0.1:8544]
 package main
 
 import (
@@ -23,29 +31,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/couchdb"
-	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/dhis2/sandbox"
-	himsandbox "github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/openhim/sandbox"
-	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
-)
-
-const (
-	chtUser     = "medic"
-	chtPassword = "demo-password-not-for-production"
-	database    = "medic"
-	dhis2Token  = "d2p_demoTokenNotForProductionUse0000000000000000000"
-	dhis2Ver    = "2.40.3"
-
-	openhimRoot     = "root@openhim.org"
-	openhimPassword = "demo-openhim-password"
-	demoClient      = "cht-dhis2-operator"
-	demoClientPass  = "cht-dhis2-demo-only" // channels/demo-client.json
-	mediatorURN     = "urn:mediator:cht-dhis2"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/stack"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -54,8 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mediator := fs.String("mediator", "bin/mediator", "path of the built mediator binary")
-	metadata := fs.String("dhis2-metadata", "test/sandbox/dhis2/testdata/demo-metadata.json", "DHIS2 metadata of the demo district")
-	now := fs.String("now", time.Now().Format(time.DateOnly), "today, YYYY-MM-DD: the demo previews the month before")
+	now := fs.String("now", time.Now().Format(time.DateOnly), "today, YYYY-MM-DD: the data ends the month before")
+	stay := fs.Bool("sandbox", false, "start the servers only, print the mediator's settings and stay up until Ctrl-C")
+	addr := fs.String("mediator-addr", "127.0.0.1:8544", "with --sandbox: the address the OpenHIM channels route to")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -66,36 +57,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demo(ctx, stdout, stderr, *mediator, *metadata, today); err != nil {
+	if *stay {
+		err = sandboxMode(ctx, stdout, *mediator, *addr, today)
+	} else {
+		err = demo(ctx, stdout, stderr, *mediator, today)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata string, today time.Time) error {
+// sandboxMode starts the stack for a mediator run by hand and waits for
+// ctx to end.
+func sandboxMode(ctx context.Context, stdout io.Writer, mediator, addr string, today time.Time) error {
+	st, err := stack.Start(ctx, stack.Options{Root: ".", Today: today, MediatorAddr: addr, Progress: stdout})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprint(stdout, st.Instructions(mediator))
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nStopping the sandboxes.")
+	return nil
+}
+
+func demo(ctx context.Context, stdout, stderr io.Writer, mediator string, today time.Time) error {
 	if _, err := os.Stat(mediator); err != nil {
 		return fmt.Errorf("mediator binary: %w (run make build)", err)
 	}
-	step(stdout, "Starting a CouchDB-compatible server (pouchdb-server, in memory)")
-	srv, err := couchdb.Start(ctx, couchdb.Options{AdminUser: chtUser, AdminPassword: chtPassword})
+	mediatorAddr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	if err := srv.CreateDB(ctx, database); err != nil {
-		return err
-	}
-	month := seed.LastMonth(today)
-	docs, m, err := seed.DemoDocs(seed.DemoOptions{End: month})
+	step(stdout, "Starting the servers")
+	st, err := stack.Start(ctx, stack.Options{Root: ".", Today: today, MediatorAddr: mediatorAddr, Progress: stdout})
 	if err != nil {
 		return err
 	}
-	if err := srv.BulkDocs(ctx, database, docs); err != nil {
-		return err
-	}
+	defer st.Close()
+	m, month := st.Manifest, st.Month
 	fmt.Fprintf(stdout, "  %s/%s: %d CHT documents: 1 district, %d health centres, %d clinics, %d CHWs, %d months of target docs (%s..%s)\n",
-		srv.URL(), database, len(docs), len(m.HealthCenters), len(m.Clinics), len(m.CHWs), len(m.Months), m.Months[0], m.Months[len(m.Months)-1])
+		st.CouchDB.URL(), stack.Database, st.Docs, len(m.HealthCenters), len(m.Clinics), len(m.CHWs), len(m.Months), m.Months[0], m.Months[len(m.Months)-1])
 	for _, ou := range m.OrgUnits {
 		scope := "every data set"
 		if ou.DataSet != "" {
@@ -103,45 +107,12 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 		}
 		fmt.Fprintf(stdout, "  org unit %s on %-22s %2d CHWs roll up (%s)\n", ou.ID, ou.Name, len(ou.CHWs), scope)
 	}
-
-	step(stdout, "Starting the DHIS2 sandbox (DHIS2 "+dhis2Ver+" API, in memory) with the demo district's metadata")
-	dhis, dhisURL, err := startDHIS2(metadata)
-	if err != nil {
-		return err
-	}
-	defer dhis.Close()
-	fmt.Fprintf(stdout, "  %s: data sets %s and %s, personal access token auth\n", dhisURL, m.DataSet, m.OtherDataSet)
-
-	step(stdout, "Starting the OpenHIM core sandbox (API and router) with channels/ and the demo client imported")
-	hc, err := startOpenHIM()
-	if err != nil {
-		return err
-	}
-	defer hc.Close()
-	mediatorAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	if err := hc.importChannels(mediatorAddr); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "  core API %s, router %s; channels routed to the mediator at %s\n", hc.apiURL, hc.routerURL, mediatorAddr)
+	fmt.Fprintf(stdout, "  DHIS2 %s: data sets %s and %s, personal access token auth\n", st.DHIS2URL, m.DataSet, m.OtherDataSet)
+	fmt.Fprintf(stdout, "  OpenHIM core API %s, router %s; channels routed to the mediator at %s\n", st.APIURL, st.RouterURL, mediatorAddr)
 
 	step(stdout, "Starting: mediator serve (registers with core, heartbeats every 10 s)")
 	cmd := exec.Command(mediator, "serve")
-	cmd.Env = append(os.Environ(),
-		"MEDIATOR_SERVER_ADDR="+mediatorAddr,
-		"MEDIATOR_CHT_URL="+srv.URL(),
-		"MEDIATOR_CHT_USERNAME="+chtUser,
-		"MEDIATOR_CHT_PASSWORD="+chtPassword,
-		"MEDIATOR_DHIS2_URL="+dhisURL,
-		"MEDIATOR_DHIS2_TOKEN="+dhis2Token,
-		"MEDIATOR_OPENHIM_URL="+hc.apiURL,
-		"MEDIATOR_OPENHIM_USERNAME="+openhimRoot,
-		"MEDIATOR_OPENHIM_PASSWORD="+openhimPassword,
-		"MEDIATOR_LOG_FORMAT=text",
-		"MEDIATOR_LOG_LEVEL=warn",
-	)
+	cmd.Env = append(append(os.Environ(), st.Env()...), "MEDIATOR_LOG_FORMAT=text", "MEDIATOR_LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start mediator: %w", err)
@@ -150,15 +121,15 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	med, err := hc.waitRegistered(ctx, 30*time.Second)
+	med, err := st.WaitRegistered(ctx, 30*time.Second)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "  registered: %s %s (%s), heartbeat received\n", med.Name, med.Version, med.URN)
 
 	path := "/cht-dhis2/export?dataSet=" + m.DataSet + "&period=" + month.Period()
-	step(stdout, "Client "+demoClient+" → OpenHIM: POST "+path)
-	status, body, err := hc.call(ctx, http.MethodPost, path)
+	step(stdout, "Client "+stack.Client+" → OpenHIM: POST "+path)
+	status, body, err := st.Call(ctx, http.MethodPost, path)
 	if err != nil {
 		return err
 	}
@@ -169,7 +140,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 	}
 	fmt.Fprintln(stdout, "  "+body)
 
-	txs := hc.core.Transactions()
+	txs := st.Core.Transactions()
 	if len(txs) == 0 {
 		return errors.New("OpenHIM recorded no transaction")
 	}
@@ -192,7 +163,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 	}
 	tw.Flush()
 
-	stored := dhis.Stored()
+	stored := st.DHIS2.Stored()
 	step(stdout, fmt.Sprintf("What DHIS2 stored: %d data values for %s", len(stored), month.Period()))
 	tw = tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  period\torg unit\tdata element\tcategory option combo\tvalue")
@@ -204,137 +175,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator, metadata stri
 	return nil
 }
 
-// dhis2Server is the DHIS2 sandbox served on a free loopback port.
-type dhis2Server struct {
-	*sandbox.Server
-	http *http.Server
-}
-
-func (d *dhis2Server) Close() { _ = d.http.Close() }
-
-func startDHIS2(metadataPath string) (*dhis2Server, string, error) {
-	f, err := os.Open(metadataPath)
-	if err != nil {
-		return nil, "", fmt.Errorf("DHIS2 metadata: %w", err)
-	}
-	defer f.Close()
-	md, err := sandbox.LoadMetadata(f)
-	if err != nil {
-		return nil, "", fmt.Errorf("DHIS2 metadata %s: %w", metadataPath, err)
-	}
-	sb, err := sandbox.New(sandbox.Options{Version: dhis2Ver, Metadata: md, Token: dhis2Token, Username: "admin", Password: "district"})
-	if err != nil {
-		return nil, "", err
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	hs := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(l) //nolint:errcheck // ends with Close
-	return &dhis2Server{Server: sb, http: hs}, "http://" + l.Addr().String(), nil
-}
-
 func step(w io.Writer, msg string) { fmt.Fprintf(w, "\n==> %s\n", msg) }
-
-// openhimCore is the OpenHIM core sandbox: API and router on loopback.
-type openhimCore struct {
-	core              *himsandbox.Server
-	api, router       *http.Server
-	apiURL, routerURL string
-}
-
-func startOpenHIM() (*openhimCore, error) {
-	core, err := himsandbox.New(himsandbox.Options{RootUser: openhimRoot, RootPassword: openhimPassword})
-	if err != nil {
-		return nil, err
-	}
-	hc := &openhimCore{core: core}
-	if hc.api, hc.apiURL, err = listen(core.APIHandler()); err != nil {
-		return nil, err
-	}
-	if hc.router, hc.routerURL, err = listen(core.RouterHandler()); err != nil {
-		hc.api.Close()
-		return nil, err
-	}
-	return hc, nil
-}
-
-func (h *openhimCore) Close() {
-	_ = h.api.Close()
-	_ = h.router.Close()
-}
-
-// importChannels imports channels/ as an operator would, routed to the
-// mediator at addr, and the demo client.
-func (h *openhimCore) importChannels(addr string) error {
-	host, port, _ := strings.Cut(addr, ":")
-	channels, err := os.ReadFile("channels/channels.json")
-	if err != nil {
-		return err
-	}
-	channels = bytes.ReplaceAll(channels, []byte(`"host": "cht-dhis2-mediator"`), []byte(`"host": "`+host+`"`))
-	channels = bytes.ReplaceAll(channels, []byte(`"port": 8544`), []byte(`"port": `+port))
-	client, err := os.ReadFile("channels/demo-client.json")
-	if err != nil {
-		return err
-	}
-	for _, doc := range [][]byte{channels, client} {
-		res, err := h.core.ImportMetadata(doc)
-		if err != nil {
-			return fmt.Errorf("import channels: %w", err)
-		}
-		for _, r := range res {
-			if r.Status != "Inserted" && r.Status != "Updated" {
-				return fmt.Errorf("import channels: %s %s: %s", r.Model, r.Status, r.Message)
-			}
-		}
-	}
-	return nil
-}
-
-func (h *openhimCore) waitRegistered(ctx context.Context, within time.Duration) (himsandbox.Mediator, error) {
-	deadline := time.Now().Add(within)
-	for {
-		if med, ok := h.core.Mediator(mediatorURN); ok && med.Heartbeats > 0 {
-			return med, nil
-		}
-		if time.Now().After(deadline) {
-			return himsandbox.Mediator{}, fmt.Errorf("the mediator did not register with OpenHIM within %v", within)
-		}
-		select {
-		case <-ctx.Done():
-			return himsandbox.Mediator{}, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// call sends a client request through core's router as the demo client.
-func (h *openhimCore) call(ctx context.Context, method, path string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, h.routerURL+path, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	req.SetBasicAuth(demoClient, demoClientPass)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("call OpenHIM: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
-}
-
-func listen(h http.Handler) (*http.Server, string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(l) //nolint:errcheck // ends with Close
-	return hs, "http://" + l.Addr().String(), nil
-}
 
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -16,16 +16,16 @@ type DataValue struct {
 
 // Expected returns the data values CHT's GET /api/v2/export/dhis gives for
 // the demo district (without additions) for dataSet and month, computed from
-// the generated values, not from the documents (spec §1.2): every org unit
+// the generated values, not from the documents (CHT's api/src/services/export/dhis.js): every org unit
 // whose config matches the data set gets one value per exported data element
 // (zero filled), the sum of value.total of the CHWs below it. Sorted by org
-// unit then data element; CHT's own order differs (spec Q14).
+// unit then data element; CHT's own order differs.
 func (m *Manifest) Expected(dataSet string, month Month) []DataValue {
 	type def struct {
 		dhis DHIS
 	}
 	// Definitions by data element, in first-appearance order; the last
-	// definition's attributes win (spec §1.2 step 8).
+	// definition's attributes win (CHT's api/src/services/export/dhis.js step 8).
 	var order []string
 	defs := map[string]*def{}
 	byTarget := map[string]string{} // target id → data element; last wins

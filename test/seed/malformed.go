@@ -2,8 +2,8 @@ package seed
 
 import "time"
 
-// Malformed documents for the error paths of the end-to-end tests (spec §1.4
-// Q5–Q7, §2.4). Each target doc has a proper
+// Malformed documents for the error paths of the end-to-end tests (CHT's quirks in
+// api/src/services/export/dhis.js and its view contacts_by_dhis_orgunit). Each target doc has a proper
 // target~<month>~<owner>~org.couchdb.user:<username> id, so it falls inside
 // the month's _all_docs range; add it next to a demo district and pick the
 // owner from Manifest.CHWs to hit the mapped path. Each returns a fresh map
@@ -13,7 +13,7 @@ import "time"
 func malformedUpdated(month Month) time.Time { return month.Start().AddDate(0, 0, 27) }
 
 // NoTargets returns a target doc without a targets field (CHT: 500 when the
-// owner is mapped, spec Q7).
+// owner is mapped).
 func NoTargets(month Month, owner, username string) map[string]any {
 	d := TargetDoc(month, owner, username, malformedUpdated(month), nil)
 	delete(d, "targets")
@@ -33,7 +33,7 @@ func TargetsNotArray(month Month, owner, username string, values []TargetValue) 
 }
 
 // TotalAsString returns a target doc whose entry for targetID has total as a
-// JSON string, e.g. "5" (CHT concatenates: 0+"5"+3 → "053", spec Q6).
+// JSON string, e.g. "5" (CHT concatenates: 0+"5"+3 → "053").
 func TotalAsString(month Month, owner, username, targetID, total string) map[string]any {
 	d := TargetDoc(month, owner, username, malformedUpdated(month), nil)
 	d["targets"] = []any{map[string]any{"id": targetID, "value": map[string]any{"pass": 0, "total": total}}}
@@ -41,7 +41,7 @@ func TotalAsString(month Month, owner, username, targetID, total string) map[str
 }
 
 // TotalMissing returns a target doc whose entry for targetID has no total
-// (CHT: NaN, exported as null, spec Q6).
+// (CHT: NaN, exported as null).
 func TotalMissing(month Month, owner, username, targetID string) map[string]any {
 	d := TargetDoc(month, owner, username, malformedUpdated(month), nil)
 	d["targets"] = []any{map[string]any{"id": targetID, "value": map[string]any{"pass": 1}}}
@@ -49,7 +49,7 @@ func TotalMissing(month Month, owner, username, targetID string) map[string]any 
 }
 
 // ValueNull returns a target doc whose entry for targetID has value null
-// (CHT: 500 when the owner is mapped, spec Q7).
+// (CHT: 500 when the owner is mapped).
 func ValueNull(month Month, owner, username, targetID string) map[string]any {
 	d := TargetDoc(month, owner, username, malformedUpdated(month), nil)
 	d["targets"] = []any{map[string]any{"id": targetID, "value": nil}}
@@ -63,7 +63,7 @@ func UnknownOwner(month Month, username string, values []TargetValue) map[string
 }
 
 // DuplicateOwner returns two well-formed target docs for one owner from two
-// users (two devices or a replaced user); CHT sums both (spec Q5).
+// users (two devices or a replaced user); CHT sums both.
 func DuplicateOwner(month Month, owner, username1, username2 string, values1, values2 []TargetValue) []any {
 	return []any{
 		TargetDoc(month, owner, username1, malformedUpdated(month), values1),
@@ -72,7 +72,7 @@ func DuplicateOwner(month Month, owner, username1, username2 string, values1, va
 }
 
 // WrongType returns a well-formed target doc with type "data_record": CHT
-// does not check type, so it still counts (spec Q15).
+// does not check type, so it still counts.
 func WrongType(month Month, owner, username string, values []TargetValue) map[string]any {
 	d := TargetDoc(month, owner, username, malformedUpdated(month), values)
 	d["type"] = "data_record"
@@ -86,7 +86,7 @@ func Deleted(month Month, owner, username string) map[string]any {
 	return map[string]any{"_id": TargetDocID(month, owner, username), "_deleted": true}
 }
 
-// Contacts the DHIS view treats specially (spec §2.4).
+// Contacts the DHIS view treats specially (CHT's view medic-admin/contacts_by_dhis_orgunit).
 
 // DataRecordWithDHIS returns a report carrying a dhis field: not a contact
 // type, so the view ignores it.

@@ -336,7 +336,7 @@ func TestLastMonth(t *testing.T) {
 	}
 }
 
-// chtExport is an independent re-statement of CHT's aggregation (spec §1.2)
+// chtExport is an independent re-statement of CHT's aggregation (CHT's api/src/services/export/dhis.js)
 // over stored documents, for well-formed data, used to check Expected.
 func chtExport(t *testing.T, stored []map[string]any, settings map[string]any, dataSet string, month Month) []DataValue {
 	t.Helper()

@@ -8,7 +8,7 @@
 // byte for byte. Documents are map[string]any (the JSON CouchDB stores), so
 // tests can change or delete any field before loading them.
 //
-// Shapes follow ../../shared/spec/cht.md §2 (cht-core 5.2.0).
+// Shapes follow the CHT docs on targets and contacts (cht-core 5.2.0).
 package seed
 
 import "regexp"
@@ -80,7 +80,7 @@ type Target struct {
 	// exported.
 	DHIS *DHIS
 	// DHISList, when set, is written instead of DHIS as a dhis array, which
-	// cht-conf accepts but CHT's export ignores (spec Q8).
+	// cht-conf accepts but CHT's export ignores (dhis.js reads only an object).
 	DHISList []DHIS
 }
 
@@ -150,7 +150,7 @@ const (
 //     (absent from DemoDataSet exports);
 //   - deaths-this-month (count), no dhis (never exported);
 //   - immunizations-up-to-date (percent) with a dhis array → ignored by CHT's
-//     export (spec Q8).
+//     export (dhis.js reads only an object).
 func DefaultTargets() []Target {
 	return []Target{
 		{ID: TargetBirths, Type: "count", Goal: -1, TranslationKey: "targets.births.title", Icon: "icon-infant",

@@ -152,7 +152,7 @@ func TestAuth(t *testing.T) {
 
 func TestMetadata(t *testing.T) {
 	e := newEnv(t, "2.41")
-	// The data set query of spec §5.1.
+	// The data set query of DHIS2 Web API docs, metadata.
 	fields := "id,name,code,periodType,openFuturePeriods,expiryDays,timelyDays," +
 		"categoryCombo[id,name,isDefault,categoryOptionCombos[id,name,code]]," +
 		"dataSetElements[dataElement[id,name,code,valueType,zeroIsSignificant,aggregationType,domainType," +

@@ -9,7 +9,7 @@ import (
 
 const jobType = "DATAVALUE_IMPORT"
 
-// job is an async data value import (spec §3).
+// job is an async data value import (DHIS2 Web API docs, asynchronous data value import).
 type job struct {
 	id            string
 	name          string
@@ -93,7 +93,7 @@ func (s *Server) runJob(j *job) {
 }
 
 // task answers GET /api/system/tasks/{type}/{id}: the job's notifications,
-// newest first; an empty array for an unknown job (spec §3).
+// newest first; an empty array for an unknown job (DHIS2 Web API docs, asynchronous data value import).
 func (s *Server) task(w http.ResponseWriter, typ, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,7 +105,7 @@ func (s *Server) task(w http.ResponseWriter, typ, id string) {
 }
 
 // taskSummary answers GET /api/system/taskSummaries/{type}/{id}: the bare
-// ImportSummary, or an empty 200 while there is none (spec §3).
+// ImportSummary, or an empty 200 while there is none (DHIS2 Web API docs, asynchronous data value import).
 func (s *Server) taskSummary(w http.ResponseWriter, typ, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -36,7 +36,7 @@ func TestPush_zeros(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, v)
 			// A zero for a new value of a data element that does not store
-			// zeros is skipped and not counted at all (spec §8.2).
+			// zeros is skipped and not counted at all (dhis2-core DefaultDataValueSetService).
 			r := e.push("", set("", dv(dePreg, "202402", ouAmani, "", "0"), dv(deU5, "202402", ouAmani, cocMale, "0.0")))
 			if got := counts(t, r); got != [4]int{} || status(t, r) != statusSuccess {
 				t.Errorf("zero for new values: %s %v; want SUCCESS and no counts", status(t, r), got)
@@ -62,7 +62,7 @@ func TestPush_zeros(t *testing.T) {
 			if got := storedValues(e.s); !slices.Equal(got, want) {
 				t.Errorf("stored %v; want %v", got, want)
 			}
-			// Sending it again restores it, counted as imported (spec §8.1).
+			// Sending it again restores it, counted as imported (dhis2-core DefaultDataValueSetService).
 			r = e.push("", set("", dv(dePreg, "202402", ouAmani, "", "9")))
 			if got := counts(t, r); got != [4]int{1, 0, 0, 0} {
 				t.Errorf("restore counts %v; want imported 1", got)
@@ -143,7 +143,7 @@ func TestPush_strategies(t *testing.T) {
 }
 
 // TestPush_notCheckedByDefault: org unit assignment, data set membership,
-// COC ∈ combo and period type are only checked with strict* (spec §2.5).
+// COC ∈ combo and period type are only checked with strict* (dhis2-core DataValueSetImportValidator).
 func TestPush_notCheckedByDefault(t *testing.T) {
 	body := set(`"dataSet":"`+dsCHW+`"`,
 		dv(deDeliv, "202402", ouDalili, "", "1"),    // org unit not assigned
@@ -174,7 +174,7 @@ func TestPush_notCheckedByDefault(t *testing.T) {
 }
 
 func TestPush_futurePeriods(t *testing.T) {
-	// Now is 2024-03-10; openFuturePeriods 0 closes March (spec §5.1).
+	// Now is 2024-03-10; openFuturePeriods 0 closes March (DHIS2 Web API docs, metadata).
 	for _, v := range []string{"2.36", "2.40", "2.42"} {
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, v)

@@ -34,7 +34,7 @@ type groupConflict struct {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // importEntries imports a data value set the way the 2.43 data entry
-// pipeline does (spec §2.6): decode everything first (one bad id fails the
+// pipeline does (dhis2-core 2.43 DataEntryPipeline): decode everything first (one bad id fails the
 // whole input), split into groups per data set, check each group as a
 // whole, then validate and upsert the values.
 func (s *Server) importEntries(set *dataValueSet, o importOptions) *summary {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// postDataValueSets handles POST /api/dataValueSets (spec §1–§3).
+// postDataValueSets handles POST /api/dataValueSets (DHIS2 Web API docs, data values; DHIS2 Web API docs, asynchronous data value import).
 func (s *Server) postDataValueSets(w http.ResponseWriter, r *request) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
@@ -85,7 +85,7 @@ func (im *importer) conflict(index int, code, raw string, args ...string) {
 }
 
 // importSet imports a data value set the way 2.36–2.42 do: data set level
-// checks that abort, then value by value in one pass (spec §2, §8).
+// checks that abort, then value by value in one pass (dhis2-core DataValueSetController and WebMessageUtils; dhis2-core DefaultDataValueSetService).
 func (s *Server) importSet(set *dataValueSet, opts importOptions) *summary {
 	im := &importer{s: s, sum: newSummary(s.v), opts: opts, now: s.now().UTC()}
 	sum := im.sum
@@ -181,7 +181,7 @@ func (s *Server) aocFromOptions(ds *DataSet, options []string) *CategoryOptionCo
 
 // targetDataSets are the data sets whose locking, approval and input
 // periods apply to a value: the given one, or every data set with the data
-// element, the org unit and the value's attribute combo (spec §2.5).
+// element, the org unit and the value's attribute combo (dhis2-core DataValueSetImportValidator).
 func (im *importer) targetDataSets(de *DataElement, ou *OrganisationUnit, aoc *CategoryOptionCombo) []*DataSet {
 	if im.ds != nil {
 		return []*DataSet{im.ds}
@@ -333,7 +333,7 @@ func (im *importer) importValue(i int, dv *dataValueIn) {
 		}
 		aoc = x.coc[x.defaultCOC]
 	}
-	// Optional constraints (spec §2.5): only with strict*/require* on.
+	// Optional constraints (dhis2-core DataValueSetImportValidator): only with strict*/require* on.
 	if o.strictPeriods {
 		ok := false
 		for _, ds := range x.dataSetsOfDE[de.ID] {
@@ -398,7 +398,7 @@ func (im *importer) importValue(i int, dv *dataValueIn) {
 	if rejected() {
 		return
 	}
-	// Locking, future periods, approval and input periods (spec §8.4),
+	// Locking, future periods, approval and input periods (dhis2-core DataValueSetImportValidator),
 	// skipped with force=true for a superuser.
 	if !(o.force && s.user.superuser()) {
 		targets := im.targetDataSets(de, ou, aoc)
@@ -470,7 +470,7 @@ func inputAllowed(ds *DataSet, pe *Period, now time.Time) bool {
 }
 
 // save applies a valid value (DefaultDataValueSetService.importDataValue
-// and saveDataValueCreate/Update/Delete; spec §8.1, §8.2).
+// and saveDataValueCreate/Update/Delete; dhis2-core DefaultDataValueSetService).
 func (im *importer) save(i int, dv *dataValueIn, de *DataElement, pe *Period, ou *OrganisationUnit,
 	coc, aoc *CategoryOptionCombo, value string) {
 	s, sum, o := im.s, im.sum, im.opts
@@ -481,7 +481,7 @@ func (im *importer) save(i int, dv *dataValueIn, de *DataElement, pe *Period, ou
 	}
 	zero := isZeroAndInsignificant(value, de)
 	if zero && (existing == nil || o.strategy == "CREATE") {
-		return // skipped silently, and not counted (spec §8.2)
+		return // skipped silently, and not counted (dhis2-core DefaultDataValueSetService)
 	}
 	value = strings.TrimSpace(value)
 	comment := ""
@@ -549,7 +549,7 @@ func (im *importer) save(i int, dv *dataValueIn, de *DataElement, pe *Period, ou
 		return
 	}
 	if o.skipExistingCheck && s.values[k] != nil && !s.values[k].Deleted {
-		return // the insert of an existing key fails; nothing is counted (spec §1.3)
+		return // the insert of an existing key fails; nothing is counted (dhis2-core ImportOptions.java)
 	}
 	sum.imported++
 	if existing != nil {

@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// Default category combo and option combo of a new DHIS2 database (spec
-// §5.1). LoadMetadata adds them when the file has no "default" ones.
+// Default category combo and option combo of a new DHIS2 database (DHIS2
+// Web API docs, metadata). LoadMetadata adds them when the file has no "default" ones.
 const (
 	DefaultCategoryComboID       = "bjDvmb4bfuf"
 	DefaultCategoryOptionComboID = "HllvX50cXC0"
@@ -105,7 +105,7 @@ type DataElement struct {
 }
 
 // DataSetElement puts a data element in a data set; a category combo set
-// here overrides the data element's own inside this data set (spec §5.1).
+// here overrides the data element's own inside this data set (DHIS2 Web API docs, metadata).
 type DataSetElement struct {
 	DataElement   Ref  `json:"dataElement"`
 	CategoryCombo *Ref `json:"categoryCombo,omitempty"`
@@ -462,7 +462,7 @@ func (x *index) inHierarchy(ou string, roots []string) bool {
 	return false
 }
 
-// idScheme is an identifier scheme for objects in a payload (spec §1.3).
+// idScheme is an identifier scheme for objects in a payload (dhis2-core ImportOptions.java).
 type idScheme string
 
 const (

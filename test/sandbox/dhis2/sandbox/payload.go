@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// dataValueSet is a decoded POST /api/dataValueSets body (spec §1.2).
+// dataValueSet is a decoded POST /api/dataValueSets body (DHIS2 Web API docs, data values).
 // Keys are matched case-sensitively and unknown keys are ignored, as
 // DHIS2's Jackson mapper does. "set" fields record which keys were given.
 type dataValueSet struct {
@@ -191,7 +191,7 @@ func jsonBool(raw json.RawMessage, key string) (value, set bool, err error) {
 	return false, false, fmt.Errorf("cannot deserialize value of type `boolean` from %s for %q", string(raw), key)
 }
 
-// importOptions are the data value import options (spec §1.3).
+// importOptions are the data value import options (dhis2-core ImportOptions.java).
 type importOptions struct {
 	dryRun, async, force, skipExistingCheck, preheatCache, skipAudit, atomic  bool
 	strategy                                                                  string
@@ -236,7 +236,7 @@ func parseImportOptions(q url.Values) (importOptions, error) {
 }
 
 // withPayload applies the body's own options, which override the URL
-// ones (spec §1.2).
+// ones (DHIS2 Web API docs, data values).
 func (o importOptions) withPayload(d *dataValueSet) (importOptions, error) {
 	if d.DryRun != nil {
 		o.dryRun = *d.DryRun

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Period is a parsed DHIS2 period (spec §6). Start and End are the first
+// Period is a parsed DHIS2 period (dhis2-core DateUnitType and PeriodType). Start and End are the first
 // and the last day (inclusive) at 00:00 UTC.
 type Period struct {
 	Type  string // period type name, as on data sets: "Monthly", "Weekly", …
@@ -259,7 +259,7 @@ func (p Period) shift(n int) Period {
 
 // latestOpenFuturePeriod is PeriodType.getFuturePeriod(openFuturePeriods):
 // the current period − 1 + openFuturePeriods, so 0 closes the current
-// period (spec §5.1).
+// period (DHIS2 Web API docs, metadata).
 func latestOpenFuturePeriod(typeName string, now time.Time, openFuture int) (Period, bool) {
 	cur, ok := periodContaining(typeName, now)
 	if !ok {

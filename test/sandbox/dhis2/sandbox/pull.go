@@ -12,12 +12,12 @@ import (
 
 var reDuration = regexp.MustCompile(`^(\d+)([smhd])$`)
 
-// pullError is a 409 WebMessage with an E20xx code (spec §4).
+// pullError is a 409 WebMessage with an E20xx code (DHIS2 Web API docs, reading data values).
 func pullError(w http.ResponseWriter, code, message string) {
 	writeJSON(w, http.StatusConflict, webMessage(http.StatusConflict, "ERROR", message).set("errorCode", code))
 }
 
-// getDataValueSets handles GET /api/dataValueSets (spec §4), JSON only.
+// getDataValueSets handles GET /api/dataValueSets (DHIS2 Web API docs, reading data values), JSON only.
 func (s *Server) getDataValueSets(w http.ResponseWriter, r *request) {
 	q := r.URL.Query()
 	x := s.x

@@ -19,14 +19,14 @@ var conflictPush = set(`"dataSet":"`+dsCHW+`"`,
 	dv(unknownUID, "202402", ouAmani, "", "1"),  // 1 E7610
 	dv(dePreg, "202402", ouBaraka, "", "-1"),    // 2 E7619
 	dv(unknownUID, "202402", ouBaraka, "", "2"), // 3 E7610, merged with 1
-	dv(deDeliv, "202402", ouDalili, "", "3"),    // 4 org unit not assigned: accepted by ≤2.42 (spec §2.5)
+	dv(deDeliv, "202402", ouDalili, "", "3"),    // 4 org unit not assigned: accepted by ≤2.42 (dhis2-core DataValueSetImportValidator)
 	dv(deVisits, "202402", ouAmani, "", "abc"),  // 5 E7619
 	dv(deU5, "202402", ouAmani, cocMale, "1.5"), // 6 valid
 )
 
 // TestPush_families pushes the same payloads to every version family and
 // checks the HTTP status, the response body (golden) and what was stored
-// (spec §2.1–§2.6).
+// (dhis2-core DataValueSetController and WebMessageUtils; dhis2-core 2.43 DataEntryPipeline).
 func TestPush_families(t *testing.T) {
 	tests := []struct {
 		version        string
@@ -71,7 +71,7 @@ func TestPush_families(t *testing.T) {
 
 // TestPush_shapeByPath checks that the /api/NN/ version of the path picks
 // the bare summary or the WebMessage in 2.37–2.41, and not in 2.42/2.43
-// (spec §2.1).
+// (dhis2-core DataValueSetController and WebMessageUtils).
 func TestPush_shapeByPath(t *testing.T) {
 	tests := []struct {
 		version, path string
@@ -124,7 +124,7 @@ func TestPush_shapeByPath(t *testing.T) {
 }
 
 // TestPush_repeat checks idempotency and the version-dependent count of
-// an unchanged value (spec §8.1, DHIS2-15254).
+// an unchanged value (dhis2-core DefaultDataValueSetService, DHIS2-15254).
 func TestPush_repeat(t *testing.T) {
 	tests := []struct {
 		version string
@@ -200,7 +200,7 @@ func TestPush_dryRun(t *testing.T) {
 }
 
 // TestPush_setLevelOverride: in 2.36–2.42 the set-level period, org unit
-// and attribute option combo replace the values' own (spec §1.2); the 2.43
+// and attribute option combo replace the values' own (DHIS2 Web API docs, data values); the 2.43
 // pipeline uses them only as defaults.
 func TestPush_setLevelOverride(t *testing.T) {
 	body := set(`"dataSet":"`+dsCHW+`","period":"202402","orgUnit":"`+ouAmani+`"`,

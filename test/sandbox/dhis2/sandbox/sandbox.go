@@ -24,7 +24,7 @@ import (
 type Options struct {
 	// Version is the DHIS2 version to behave as: "2.36" … "2.43", or a full
 	// version such as "2.40.3". A short version means patch 0. It selects
-	// the response family (spec §2.1) and the version-specific behaviour.
+	// the response family (dhis2-core DataValueSetController and WebMessageUtils) and the version-specific behaviour.
 	Version string
 	// Metadata is what the server knows: data sets, data elements,
 	// category combos and option combos, org units. Required.
@@ -484,7 +484,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.route(w, req)
 }
 
-// authenticate checks basic auth and personal access tokens (spec §7).
+// authenticate checks basic auth and personal access tokens (DHIS2 Web API docs, authentication).
 func (s *Server) authenticate(r *http.Request) (string, bool) {
 	a := r.Header.Get("Authorization")
 	scheme, cred, _ := strings.Cut(a, " ")
@@ -509,7 +509,7 @@ func (s *Server) authenticate(r *http.Request) (string, bool) {
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
 // ping: 200 when authenticated, 401 on bad credentials, 302 to the login
-// page when none were sent (spec §7).
+// page when none were sent (DHIS2 Web API docs, authentication).
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") == "" {
 		http.Redirect(w, r, s.prefix+"/dhis-web-commons/security/login.action", http.StatusFound)

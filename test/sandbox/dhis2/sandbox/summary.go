@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Import statuses of an ImportSummary (spec §2.2).
+// Import statuses of an ImportSummary (dhis2-core ImportSummary.java).
 const (
 	statusSuccess = "SUCCESS"
 	statusWarning = "WARNING"
@@ -36,7 +36,7 @@ func newSummary(v version) *summary {
 }
 
 // conflict is an ImportConflict. The same error for the same objects is
-// merged into one conflict with several indexes (spec §2.3); ≤2.36 keeps a
+// merged into one conflict with several indexes (dhis2-core WebMessage and ImportConflict); ≤2.36 keeps a
 // set of {object, value} pairs.
 type conflict struct {
 	code     string
@@ -122,7 +122,7 @@ func (c *conflict) json(v version) obj {
 }
 
 // importWebMessage wraps a summary as WebMessageUtils.importSummary does
-// (spec §2.1): SUCCESS → 200 OK, WARNING/ERROR → 409.
+// (dhis2-core DataValueSetController and WebMessageUtils): SUCCESS → 200 OK, WARNING/ERROR → 409.
 func importWebMessage(s *summary) (int, obj) {
 	switch s.status {
 	case statusSuccess:
@@ -134,7 +134,7 @@ func importWebMessage(s *summary) (int, obj) {
 }
 
 // webMessage is the DHIS2 WebMessage: httpStatus, httpStatusCode, status,
-// message (spec §2.3, §7).
+// message (dhis2-core WebMessage and ImportConflict; DHIS2 Web API docs, authentication).
 func webMessage(code int, status, message string) obj {
 	return obj{{"httpStatus", http.StatusText(code)}, {"httpStatusCode", code}, {"status", status}, {"message", message}}
 }
@@ -319,7 +319,7 @@ func newConflict(v version, index int, code, raw, user string, args ...string) *
 }
 
 // newEntryConflict builds a conflict of the 2.43 data entry pipeline: no
-// object or property, objects {"args": args joined by "-"} (spec §2.6).
+// object or property, objects {"args": args joined by "-"} (dhis2-core 2.43 DataEntryPipeline).
 func newEntryConflict(indexes []int, code string, args ...string) *conflict {
 	msg, ok := entryMessages[code]
 	if !ok {
@@ -335,7 +335,7 @@ func newEntryConflict(indexes []int, code string, args ...string) *conflict {
 }
 
 // entryMessages are the 2.43 E80xx/E81xx messages. The codes and what
-// they mean are from spec §2.6; the wording is the sandbox's own (the
+// they mean are from dhis2-core 2.43 DataEntryPipeline; the wording is the sandbox's own (the
 // spec does not give it), so clients must key on errorCode.
 var entryMessages = map[string]string{
 	"E7611": "Period not valid: `{0}`",

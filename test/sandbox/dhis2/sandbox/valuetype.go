@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// valueTypes are the DHIS2 value types (spec §5.2); the bool says whether
+// valueTypes are the DHIS2 value types (dhis2-core ValidationUtils.valueIsValid); the bool says whether
 // the type is numeric.
 var valueTypes = map[string]bool{
 	"TEXT": false, "LONG_TEXT": false, "MULTI_TEXT": false, "LETTER": false, "PHONE_NUMBER": false,
@@ -41,7 +41,7 @@ var (
 
 // i18n holds the English texts of the value error keys that DHIS2's
 // i18n_global.properties translates; any other key is shown as is, as
-// DHIS2 does for a missing translation (spec §2.4 lists the keys).
+// DHIS2 does for a missing translation (dhis2-core ErrorCode.java lists the keys).
 var i18n = map[string]string{
 	"value_length_greater_than_max_length":     "Data value is greater than max length",
 	"value_not_numeric":                        "Data value is not numeric",
@@ -65,7 +65,7 @@ func translate(key string) string {
 }
 
 // normalizeBoolean maps the accepted spellings of a boolean to "true" or
-// "false" for BOOLEAN and TRUE_ONLY data elements (spec §5.2).
+// "false" for BOOLEAN and TRUE_ONLY data elements (dhis2-core ValidationUtils.valueIsValid).
 func normalizeBoolean(value, valueType string) string {
 	if valueType != "BOOLEAN" && valueType != "TRUE_ONLY" {
 		return value
@@ -102,7 +102,7 @@ func inRange(v string, lo, hi float64) bool {
 
 // valueError returns the i18n key of what is wrong with value for a data
 // element of valueType, or "" when it is valid. Blank values are not
-// checked (spec §5.2); BOOLEAN values must be normalised first.
+// checked (dhis2-core ValidationUtils.valueIsValid); BOOLEAN values must be normalised first.
 func valueError(value, valueType string) string {
 	if strings.TrimSpace(value) == "" {
 		return ""
@@ -209,7 +209,7 @@ func isCoordinate(v string) bool {
 }
 
 // isZeroAndInsignificant is ValidationUtils.dataValueIsZeroAndInsignificant
-// (spec §8.2): a zero for a numeric data element that does not store
+// (dhis2-core DefaultDataValueSetService): a zero for a numeric data element that does not store
 // zeros and does not aggregate by average.
 func isZeroAndInsignificant(value string, de *DataElement) bool {
 	if !valueTypes[de.ValueType] || de.ZeroIsSignificant || !reZero.MatchString(value) {

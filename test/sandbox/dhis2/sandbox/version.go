@@ -61,22 +61,14 @@ func parseVersion(s string) (version, error) {
 	return v, nil
 }
 
-// atLeast reports whether v >= 2.minor.patch.
-func (v version) atLeast(minor, patch int) bool {
-	if v.minor != minor {
-		return v.minor > minor
-	}
-	return v.patch >= patch
-}
-
 // richConflicts: conflicts carry errorCode, objects, property and indexes
-// from 2.37 (spec §2.1, §2.3).
+// from 2.37 (dhis2-core DataValueSetController and WebMessageUtils; dhis2-core WebMessage and ImportConflict).
 func (v version) richConflicts() bool { return v.minor >= 37 }
 
-// newImporter: 2.43 replaced the data value importer (spec §2.6).
+// newImporter: 2.43 replaced the data value importer (dhis2-core 2.43 DataEntryPipeline).
 func (v version) newImporter() bool { return v.minor >= 43 }
 
-// rejectedIndexes exists from 2.39.2, 2.40.1 and 2.41.0 (spec §2.3).
+// rejectedIndexes exists from 2.39.2, 2.40.1 and 2.41.0 (dhis2-core WebMessage and ImportConflict).
 func (v version) rejectedIndexes() bool {
 	switch v.minor {
 	case 39:
@@ -88,7 +80,7 @@ func (v version) rejectedIndexes() bool {
 }
 
 // unchangedIsIgnored: re-pushing an unchanged value counts as ignored from
-// 2.39.5, 2.40.3 and 2.41 (DHIS2-15254), as updated before (spec §8.1).
+// 2.39.5, 2.40.3 and 2.41 (DHIS2-15254), as updated before (dhis2-core DefaultDataValueSetService).
 func (v version) unchangedIsIgnored() bool {
 	switch v.minor {
 	case 39:
@@ -100,7 +92,7 @@ func (v version) unchangedIsIgnored() bool {
 }
 
 // defaultAPIVersion is DhisApiVersion.DEFAULT: the version an unversioned
-// /api/ path resolves to (spec §2.1). 2.42 still defaults to V41.
+// /api/ path resolves to (dhis2-core DataValueSetController and WebMessageUtils). 2.42 still defaults to V41.
 func (v version) defaultAPIVersion() int {
 	if v.minor >= 42 {
 		return 41
@@ -110,12 +102,12 @@ func (v version) defaultAPIVersion() int {
 
 // tokenAuth: personal access tokens exist from 2.37, but 2.37 ships them
 // switched off (enable.api_token.authentication); they are on from 2.38
-// (spec §7).
+// (DHIS2 Web API docs, authentication).
 func (v version) tokenAuth() bool { return v.minor >= 38 }
 
 // validAPIVersion reports whether /api/<n>/ is routed: versions 28 up to
-// the next one (spec §2.1 has 2.37 answering /api/38/); 2.43 strips 28..43
-// (spec §2.1, §7).
+// the next one (dhis2-core DataValueSetController and WebMessageUtils has 2.37 answering /api/38/); 2.43 strips 28..43
+// (dhis2-core DataValueSetController and WebMessageUtils; DHIS2 Web API docs, authentication).
 func (v version) validAPIVersion(n int) bool {
 	return n >= 28 && n <= min(v.minor+1, maxMinor)
 }
@@ -123,7 +115,7 @@ func (v version) validAPIVersion(n int) bool {
 // wrapImportSummary reports whether POST /api/dataValueSets answers with a
 // WebMessage wrapper (200/409) rather than the bare ImportSummary (200),
 // for a request whose path carried API version apiVersion (0: none).
-// Spec §2.1.
+// dhis2-core DataValueSetController and WebMessageUtils.
 func (v version) wrapImportSummary(apiVersion int) bool {
 	switch {
 	case v.minor <= 36:
@@ -139,7 +131,7 @@ func (v version) wrapImportSummary(apiVersion int) bool {
 }
 
 // e7619Template is the E7619 message, which changed between versions
-// (spec §2.4).
+// (dhis2-core ErrorCode.java).
 func (v version) e7619Template() string {
 	if v.minor <= 38 {
 		return "Value must match data element's `{0}` type constraints: {1}"

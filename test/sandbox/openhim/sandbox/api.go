@@ -1,6 +1,6 @@
 package sandbox
 
-// The core API (spec §1, §4): body parsing as koa-bodyparser does it,
+// The core API (OpenHIM core src/koaMiddleware.js; OpenHIM core src/api/authentication.js): body parsing as koa-bodyparser does it,
 // authentication (basic, and legacy token when enabled), the routes, and
 // Koa's way of writing bodies.
 
@@ -38,7 +38,7 @@ func statusOnly(status int) reply { return text(status, http.StatusText(status))
 
 var htmlStart = regexp.MustCompile(`^\s*<`)
 
-// koaBody is what Koa sends for `ctx.body = v` with status 200 (spec §3.1):
+// koaBody is what Koa sends for `ctx.body = v` with status 200 (OpenHIM core src/api/mediators.js):
 // strings as text (html when they start with "<"), null as an empty body
 // without Content-Type, undefined as "OK", anything else as JSON.
 func koaBody(status int, v any) reply {
@@ -88,7 +88,7 @@ func (c *apiCtx) isAdmin() bool {
 	return false
 }
 
-// notAdmin is the 403 of core ≤ 8.5.0 (spec §4.2) for a handler.
+// notAdmin is the 403 of core ≤ 8.5.0 (OpenHIM core src/api/authorisation.js) for a handler.
 func (c *apiCtx) notAdmin(action string) reply {
 	return text(http.StatusForbidden, fmt.Sprintf("User %s is not an admin, API access to %s denied.", c.email(), action))
 }
@@ -226,7 +226,7 @@ func (s *Server) dispatch(c *apiCtx, rt *apiRoute) reply {
 	}
 	c.user = s.authenticate(c.r)
 	if c.user == nil {
-		return statusOnly(http.StatusUnauthorized) // "Unauthorized", no detail (spec §4.1)
+		return statusOnly(http.StatusUnauthorized) // "Unauthorized", no detail (OpenHIM core src/api/authentication.js)
 	}
 	if rt == nil {
 		return statusOnly(http.StatusNotFound)
@@ -242,7 +242,7 @@ var strictJSON = regexp.MustCompile(`^[\x20\x09\x0a\x0d]*[\[{]`)
 
 // parseAPIBody is koa-bodyparser with core's settings: JSON (strict: an
 // object or an array) and urlencoded forms are parsed; any other content
-// type leaves the body {} (spec §1). Parse errors answer 400 with the
+// type leaves the body {} (OpenHIM core src/koaMiddleware.js). Parse errors answer 400 with the
 // parser's message, a JSON body over api.maxPayloadSizeMB 413.
 func parseAPIBody(r *http.Request, raw []byte, tooBig bool) (any, *reply) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -297,7 +297,7 @@ func parseAPIBody(r *http.Request, raw []byte, tooBig bool) (any, *reply) {
 	return newObject(), nil
 }
 
-// authenticate is core's API authentication (spec §4.1): with token auth
+// authenticate is core's API authentication (OpenHIM core src/api/authentication.js): with token auth
 // enabled, any auth-* header makes the request a token request; otherwise
 // Basic is tried when the Authorization header contains "Basic".
 func (s *Server) authenticate(r *http.Request) *docRec {
@@ -385,7 +385,7 @@ func (s *Server) checkPassword(email, password string) *docRec {
 
 // tokenAuth checks auth-username, auth-ts, auth-salt and auth-token:
 // auth-token = hex(sha512(passwordHash + auth-salt + auth-ts)), auth-ts
-// within AuthWindow of the server clock (spec §4.1).
+// within AuthWindow of the server clock (OpenHIM core src/api/authentication.js).
 func (s *Server) tokenAuth(r *http.Request) *docRec {
 	email, ts := r.Header.Get("auth-username"), r.Header.Get("auth-ts")
 	salt, token := r.Header.Get("auth-salt"), r.Header.Get("auth-token")
@@ -425,7 +425,7 @@ func (s *Server) getAuthenticate(c *apiCtx) reply {
 	return koaBody(http.StatusOK, o)
 }
 
-// getHeartbeat is GET /heartbeat (public, spec §3.2): core's uptime and
+// getHeartbeat is GET /heartbeat (public, OpenHIM core src/api/heartbeat.js): core's uptime and
 // each mediator's uptime, or null when it has not heart-beat within 60 s.
 func (s *Server) getHeartbeat(c *apiCtx) reply {
 	now := s.now()

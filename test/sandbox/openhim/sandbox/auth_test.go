@@ -16,7 +16,7 @@ func sha512hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// tokenHeaders builds the legacy token headers (spec §4.1) from GET
+// tokenHeaders builds the legacy token headers (OpenHIM core src/api/authentication.js) from GET
 // /authenticate/:email.
 func tokenHeaders(t *testing.T, e *env, email, password string, ts time.Time) []string {
 	t.Helper()

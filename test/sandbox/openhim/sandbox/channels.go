@@ -1,6 +1,6 @@
 package sandbox
 
-// Channels and clients (spec §6.1, §6.2): storage, the API's channel checks,
+// Channels and clients (OpenHIM core src/model/channels.js; OpenHIM core src/middleware/basicAuthentication.js): storage, the API's channel checks,
 // request matching and client authentication on the router.
 
 import (
@@ -260,7 +260,7 @@ func (s *Server) compiledPattern(p string) *regexp.Regexp {
 }
 
 // channelsInPriorityOrder: channels with a priority first (1 = highest),
-// then those without, each in insertion order (spec §6.1).
+// then those without, each in insertion order (OpenHIM core src/model/channels.js).
 func (s *Server) channelsInPriorityOrder() []*docRec {
 	out := slices.Clone(s.channels)
 	slices.SortStableFunc(out, func(a, b *docRec) int {
@@ -305,7 +305,7 @@ func (s *Server) matchChannel(path, method, contentType string) *docRec {
 	return nil
 }
 
-// authenticateClient is basic client authentication (spec §6.2): a node
+// authenticateClient is basic client authentication (OpenHIM core src/middleware/basicAuthentication.js): a node
 // hash algorithm compares hex(hash(password + passwordSalt)); bcrypt and
 // other algorithms are not supported by the sandbox (the client is then
 // unauthenticated).
@@ -366,7 +366,7 @@ func ClientWithPassword(clientID, name, password string, roles ...string) Client
 	}
 }
 
-// authorised is core's channel authorisation (spec §6.2): the IP whitelist
+// authorised is core's channel authorisation (OpenHIM core src/middleware/basicAuthentication.js): the IP whitelist
 // (if any) and then a public channel, or a client role or clientID in allow.
 func authorised(ch Channel, client *docRec, ip string) bool {
 	if len(ch.Whitelist) > 0 && !slices.Contains(ch.Whitelist, ip) {

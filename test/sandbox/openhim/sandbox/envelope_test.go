@@ -30,7 +30,7 @@ func res(status, body string) string {
 	return `{"status":` + status + `,"headers":{"Content-Type":"application/json"},"body":` + body + `,"timestamp":"2025-01-10T09:15:02.000Z"}`
 }
 
-// TestEnvelope covers spec §5.3 (parsing and hard failures) and §5.4
+// TestEnvelope covers OpenHIM core src/middleware/router.js (parsing and hard failures) and OpenHIM core src/middleware/messageStore.js
 // (status rules).
 func TestEnvelope(t *testing.T) {
 	const ise = "An internal server error occurred"

@@ -114,7 +114,7 @@ func TestHeartbeat_errorsAndState(t *testing.T) {
 
 // A console change before the first heartbeat is not pushed: core compares
 // _configModifiedTS > _lastHeartbeat, and a missing _lastHeartbeat never
-// compares greater (spec §3.1).
+// compares greater (OpenHIM core src/api/mediators.js).
 func TestHeartbeat_changeBeforeFirstHeartbeat(t *testing.T) {
 	e := newEnv(t)
 	e.register(mediatorDoc("1.0.0", `"configDefs":[{"param":"a","type":"string"}]`, `"config":{"a":"x"}`))

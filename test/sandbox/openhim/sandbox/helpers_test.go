@@ -129,7 +129,7 @@ func (e *env) register(doc string) {
 	}
 }
 
-// mediatorDoc is a registration document (spec §2.5) with the version and
+// mediatorDoc is a registration document (OpenHIM mediator developer guide) with the version and
 // extra top-level fields given.
 func mediatorDoc(version string, extra ...string) string {
 	fields := []string{
@@ -142,7 +142,7 @@ func mediatorDoc(version string, extra ...string) string {
 	return "{" + strings.Join(fields, ",") + "}"
 }
 
-// fullConfigDefs are the configDefs of spec §2.5.
+// fullConfigDefs are the configDefs of OpenHIM mediator developer guide.
 const fullConfigDefs = `"configDefs":[
  {"param":"registryUrl","displayName":"Registry URL","type":"string"},
  {"param":"registryPassword","displayName":"Registry password","type":"password"},

@@ -3,7 +3,7 @@ package sandbox
 // The client response as Koa builds it: core copies the mediator's (or the
 // upstream's) response into ctx.response field by field (core:
 // src/middleware/router.js setKoaResponse), and Koa's setters have rules of
-// their own (spec §5.3).
+// their own (OpenHIM core src/middleware/router.js).
 
 import (
 	"fmt"
@@ -277,7 +277,7 @@ func acceptsHTML(accept string) bool {
 // setCookies is core's setCookiesOnContext: each array element is parsed
 // with cookie.parse (name=value pairs only: attributes without "=", such as
 // "HttpOnly", are lost) and re-set with the cookies module. A set-cookie
-// that is not an array sets nothing useful (spec §5.3: send an array).
+// that is not an array sets nothing useful (OpenHIM core src/middleware/router.js: send an array).
 func (k *koaRes) setCookies(value any, secureConn bool, now time.Time) error {
 	n, _ := get(value, "length").(float64)
 	for i := 0; i < int(n); i++ {

@@ -1,6 +1,6 @@
 package sandbox
 
-// Mediator registration, heartbeat and console config (spec §2, §3),
+// Mediator registration, heartbeat and console config (OpenHIM core src/api/mediators.js),
 // following core:src/api/mediators.js step by step.
 
 import (
@@ -17,7 +17,7 @@ func validationErr(format string, a ...any) error {
 // isValidationError is err.name === 'ValidationError'.
 func isValidationError(err error) bool { return errName(err) == "ValidationError" }
 
-// postMediator is POST /mediators (spec §2.1–2.4).
+// postMediator is POST /mediators (OpenHIM core src/api/mediators.js).
 func (s *Server) postMediator(c *apiCtx) reply {
 	if !c.isAdmin() {
 		return c.notAdmin("addMediator")
@@ -68,7 +68,7 @@ func (s *Server) addMediator(body any) (int, error) {
 			return 0, err
 		}
 		if gt {
-			// Keep stored values of the params the new config has (spec §2.4).
+			// Keep stored values of the params the new config has (OpenHIM core src/api/mediators.js).
 			newCfg := get(body, "config")
 			oldCfg, hasOld := existing.doc.get("config")
 			if !isNullish(newCfg) && hasOld && !isNullish(oldCfg) {
@@ -154,7 +154,7 @@ func strictEquals(a, b any) bool {
 	return false
 }
 
-// validateConfigDefs is core's validateConfigDefs (spec §2.3).
+// validateConfigDefs is core's validateConfigDefs (OpenHIM core src/api/mediators.js).
 func validateConfigDefs(defs any) error {
 	for _, def := range arrayFrom(defs) {
 		typ, err := prop(def, "type")
@@ -196,7 +196,7 @@ func validateConfigDefs(defs any) error {
 }
 
 // validateConfig is core's validateConfig: every key needs a def; values
-// are type-checked, struct fields only by name (spec §2.3).
+// are type-checked, struct fields only by name (OpenHIM core src/api/mediators.js).
 func validateConfig(defs, config any) error {
 	keys, err := objectKeys(config)
 	if err != nil {
@@ -326,7 +326,7 @@ func forEachDef(defs any, fn func(d any) error) error {
 	return nil
 }
 
-// maskPasswords replaces password values by the mask (spec §2.3).
+// maskPasswords replaces password values by the mask (OpenHIM core src/api/mediators.js).
 func maskPasswords(defs, config any) error {
 	if !truthy(config) {
 		return nil
@@ -397,7 +397,7 @@ func restoreMaskedPasswords(defs, masked, config any) error {
 	})
 }
 
-// getMediators is GET /mediators: passwords are NOT masked (spec §2.3 quirk).
+// getMediators is GET /mediators: passwords are NOT masked (OpenHIM core src/api/mediators.js quirk).
 func (s *Server) getMediators(c *apiCtx) reply {
 	if !c.isAdmin() {
 		return c.notAdmin("getAllMediators")
@@ -437,7 +437,7 @@ func (s *Server) deleteMediator(c *apiCtx) reply {
 	return text(http.StatusOK, fmt.Sprintf("Mediator with urn %s has been successfully removed by %s", urn, c.email()))
 }
 
-// postHeartbeat is POST /mediators/:urn/heartbeat (spec §3.1).
+// postHeartbeat is POST /mediators/:urn/heartbeat (OpenHIM core src/api/mediators.js).
 func (s *Server) postHeartbeat(c *apiCtx) reply {
 	if !c.isAdmin() {
 		return c.notAdmin("removeMediator") // sic: core's message
@@ -479,7 +479,7 @@ func modAfter(mod, last jsDate) bool {
 	return timeOf(mod).After(timeOf(last))
 }
 
-// putConfig is PUT /mediators/:urn/config (spec §3.3).
+// putConfig is PUT /mediators/:urn/config (OpenHIM core src/api/mediators.js).
 func (s *Server) putConfig(c *apiCtx) reply {
 	if !c.isAdmin() {
 		return c.notAdmin("removeMediator") // sic
@@ -509,7 +509,7 @@ func (s *Server) setConfig(urn string, config any) reply {
 // postMediatorChannels is POST /mediators/:urn/channels: install some (a
 // JSON array of names) or all (empty array) of the defaultChannelConfig.
 // Channels are saved without the API's channel checks; a duplicate name
-// answers 500 (spec §2.4).
+// answers 500 (OpenHIM core src/api/mediators.js).
 func (s *Server) postMediatorChannels(c *apiCtx) reply {
 	if !c.isAdmin() {
 		return c.notAdmin("removeMediator") // sic

@@ -1,6 +1,6 @@
 package sandbox
 
-// Metadata import and export (spec §6.3, core:src/api/metadata.js).
+// Metadata import and export (OpenHIM core src/api/metadata.js, core:src/api/metadata.js).
 
 import (
 	"fmt"

@@ -8,7 +8,7 @@ import (
 
 const prefix400 = "Could not add Mediator via the API: ValidationError: "
 
-// TestRegister_validation covers every 400 of spec §2.1–2.3 with core's text.
+// TestRegister_validation covers every 400 of OpenHIM core src/api/mediators.js with core's text.
 func TestRegister_validation(t *testing.T) {
 	eps := `"endpoints":[{"name":"Test","host":"mediator","port":8544,"primary":true}]`
 	base := `"urn":"urn:mediator:v","version":"1.0.0","name":"V",` + eps

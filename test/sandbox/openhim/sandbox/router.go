@@ -1,6 +1,6 @@
 package sandbox
 
-// The HTTP router (spec §5, §6): client authentication, channel matching and
+// The HTTP router (OpenHIM core src/middleware/router.js; OpenHIM core src/model/channels.js): client authentication, channel matching and
 // authorisation, forwarding to the routes, reading mediator envelopes, the
 // client response and the transaction core records.
 
@@ -163,7 +163,6 @@ type routeCtx struct {
 	coreOrchs []any // core's own orchestration(s) for the primary route
 	routes    []*object
 	statusFor []*object // ctx.routes: non-primary results used for the status
-	stored    []*object // non-primary results stored in transaction.routes
 	fatal     error     // a Koa-level error: the client gets 500 "Internal Server Error"
 	total     int       // running total of stored bodies
 }
@@ -195,7 +194,7 @@ func (s *Server) process(ex *exchange) (*koaRes, Transaction) {
 	s.setFinalStatus(rc)
 	if err := s.storeResponse(rc); err != nil {
 		// A throw in the response-storing middleware: Koa's error handler
-		// answers 500 and drops the headers set so far (spec §5.3).
+		// answers 500 and drops the headers set so far (OpenHIM core src/middleware/router.js).
 		s.log.Error("storing the response failed", "tx", rc.tx.ID, "err", err)
 		k := newKoaRes()
 		k.explicitStatus = true
@@ -251,7 +250,7 @@ func unescapedName(k string) string {
 	return strings.Replace(strings.Replace(k, "\uff0e", ".", 1), "\uff04", "$", 1)
 }
 
-// enforceMaxBodies is utils.enforceMaxBodiesSize (spec §5.6): a running
+// enforceMaxBodies is utils.enforceMaxBodiesSize (OpenHIM core src/utils.js): a running
 // total per transaction; past it a body is cut and the marker appended.
 func (s *Server) enforceMaxBodies(rc *routeCtx, body string) (string, bool) {
 	n := len(body)
@@ -308,7 +307,7 @@ func (s *Server) route(rc *routeCtx) {
 }
 
 // statusCodesMatch is the waitPrimaryResponse filter: exact codes, or
-// "N**" wildcards, which decide at once (spec §5.5). Empty: always.
+// "N**" wildcards, which decide at once (OpenHIM core src/middleware/router.js). Empty: always.
 func statusCodesMatch(check string, status int) bool {
 	if strings.TrimSpace(check) == "" {
 		return true
@@ -560,7 +559,7 @@ func errObject(err error) *object {
 	return o
 }
 
-// handleServerError: a failed primary answers 500 (spec §5.3/§5.4); a
+// handleServerError: a failed primary answers 500 (OpenHIM core src/middleware/router.js; OpenHIM core src/middleware/messageStore.js); a
 // failed non-primary keeps the error on its route object. Both flag the
 // transaction for auto-retry.
 func (s *Server) handleServerError(rc *routeCtx, err error, routeObj *object) {
@@ -662,7 +661,7 @@ func orEmpty(v any) any {
 }
 
 // nonPrimary runs a non-primary route and keeps its result for
-// transaction.routes (spec §5.5).
+// transaction.routes (OpenHIM core src/middleware/router.js).
 func (s *Server) nonPrimary(rc *routeCtx, rt Route, mu *sync.Mutex) {
 	opts, up, err := s.send(rc, rt)
 	var routeObj *object

@@ -5,7 +5,7 @@ package sandbox
 // types (numeric strings become numbers, unknown keys are dropped, defaults
 // filled in), and inserts are validated (required, enum, min, max). Updates
 // (findByIdAndUpdate without runValidators) only cast. This file carries the
-// schemas of spec §2.1–2.3 and §6.1 and that cast/validate step, with
+// schemas of OpenHIM core src/api/mediators.js; OpenHIM core src/model/channels.js and that cast/validate step, with
 // mongoose's error wording.
 
 import (
@@ -53,7 +53,7 @@ func docArray(name string, d []field) field {
 }
 
 // routeFields is RouteDef of core v8 (core:src/model/channels.js): host and
-// port optional, type http or kafka (spec §2.2).
+// port optional, type http or kafka (OpenHIM core src/model/channels.js).
 var routeFields = []field{
 	{name: "name", kind: kString, required: true},
 	{name: "type", kind: kString, def: "http", enum: []string{"http", "kafka"}},
@@ -76,7 +76,7 @@ var routeFields = []field{
 
 var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 
-// channelFields is ChannelDef (spec §6.1).
+// channelFields is ChannelDef (OpenHIM core src/model/channels.js).
 var channelFields = []field{
 	{name: "name", kind: kString, required: true},
 	str("description"),
@@ -119,7 +119,7 @@ var channelFields = []field{
 
 var configParamTypes = []string{"string", "bool", "number", "option", "bigstring", "map", "struct", "password"}
 
-// configDefFields is configDef (spec §2.3).
+// configDefFields is configDef (OpenHIM core src/api/mediators.js).
 var configDefFields = []field{
 	str("param"),
 	str("displayName"),
@@ -130,7 +130,7 @@ var configDefFields = []field{
 	boolean("array"),
 }
 
-// mediatorFields is MediatorSchema (spec §2.1).
+// mediatorFields is MediatorSchema (OpenHIM core src/api/mediators.js).
 var mediatorFields = []field{
 	{name: "urn", kind: kString, required: true},
 	{name: "version", kind: kString, required: true},
@@ -145,7 +145,7 @@ var mediatorFields = []field{
 	{name: "_lastHeartbeat", kind: kDate},
 }
 
-// clientFields is the Client model (spec §6.2).
+// clientFields is the Client model (OpenHIM core src/middleware/basicAuthentication.js).
 var clientFields = []field{
 	{name: "clientID", kind: kString, required: true},
 	str("clientDomain"),
@@ -165,7 +165,7 @@ var clientFields = []field{
 }
 
 // userFields and passportFields are the User and Passport models (the
-// parts the sandbox uses for API authentication, spec §4).
+// parts the sandbox uses for API authentication, OpenHIM core src/api/authentication.js).
 var userFields = []field{
 	{name: "firstname", kind: kString, required: true},
 	{name: "surname", kind: kString, required: true},

@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// Defaults of core (spec §4.3, §5.1, §5.6, core:config/default.json).
+// Defaults of core (OpenHIM core config/default.json; OpenHIM core src/middleware/router.js; OpenHIM core src/utils.js, core:config/default.json).
 const (
 	DefaultRootUser      = "root@openhim.org"
 	DefaultRootPassword  = "openhim-password"
@@ -53,7 +53,7 @@ type Options struct {
 	// AuthWindow is api.authWindowSeconds for token auth (default 10s).
 	AuthWindow time.Duration
 	// MaxBodiesSize is api.maxBodiesSizeMB in bytes (default 15 MiB): the
-	// running total of bodies stored for one transaction (spec §5.6).
+	// running total of bodies stored for one transaction (OpenHIM core src/utils.js).
 	MaxBodiesSize int
 	// APIMaxPayload is api.maxPayloadSizeMB in bytes (default 50 MiB):
 	// larger JSON bodies on the API answer 413.

@@ -2,7 +2,7 @@ package sandbox
 
 // Storing a transaction's outcome (core:src/middleware/messageStore.js):
 // the final status, then the response, error, orchestrations and
-// properties in one validated update (spec §5.3, §5.4, §5.6).
+// properties in one validated update (OpenHIM core src/middleware/router.js; OpenHIM core src/middleware/messageStore.js; OpenHIM core src/utils.js).
 
 import (
 	"fmt"
@@ -32,14 +32,14 @@ func jsNum(v any) float64 {
 	return math.NaN()
 }
 
-// setFinalStatus is messageStore.setFinalStatus (spec §5.4).
+// setFinalStatus is messageStore.setFinalStatus (OpenHIM core src/middleware/messageStore.js).
 func (s *Server) setFinalStatus(rc *routeCtx) {
 	tx := rc.tx
 	var status string
 	if st := get(rc.mediator, "status"); !isNullish(st) {
 		switch x := st.(type) {
 		case string:
-			status = x // unknown strings are written unchecked (spec §5.3)
+			status = x // unknown strings are written unchecked (OpenHIM core src/middleware/router.js)
 			if !slices.Contains(transactionStatuses, x) {
 				s.log.Warn("unknown transaction status written; core fails later saves of this transaction", "tx", tx.ID, "status", x)
 			}
@@ -124,7 +124,7 @@ func objectAssign(v any) *object {
 }
 
 // truncateBodies applies the body limit to an orchestration's request and
-// response bodies; a truthy non-string body throws (spec §5.3).
+// response bodies; a truthy non-string body throws (OpenHIM core src/middleware/router.js).
 func (s *Server) truncateBodies(rc *routeCtx, orch *object) error {
 	for _, part := range []string{"request", "response"} {
 		p := get(orch, part)
@@ -168,7 +168,7 @@ func (s *Server) storeResponse(rc *routeCtx) error {
 			}
 			for i, orch := range arr {
 				if isNullish(get(orch, "request")) {
-					s.log.Warn("orchestration without request: core's event code would crash its worker on it (spec §5.3)",
+					s.log.Warn("orchestration without request: core's event code would crash its worker on it (OpenHIM core src/middleware/router.js)",
 						"tx", rc.tx.ID, "orchestration", i)
 				}
 				c := objectAssign(orch)
@@ -374,7 +374,7 @@ func castResponse(v any, path string) (*Response, error) {
 }
 
 // castOrchestration casts (and with validate, validates: name and
-// request.timestamp required) one orchestration (spec §5.3).
+// request.timestamp required) one orchestration (OpenHIM core src/middleware/router.js).
 func castOrchestration(v any, validate bool, path string) (Orchestration, error) {
 	o, ok := v.(*object)
 	if !ok {

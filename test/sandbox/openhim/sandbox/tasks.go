@@ -1,6 +1,6 @@
 package sandbox
 
-// Reruns (spec §6.4), polling channels (§6.1) and the transactions API.
+// Reruns (OpenHIM core src/tasks.js), polling channels (OpenHIM core src/model/channels.js) and the transactions API.
 
 import (
 	"errors"

@@ -8,7 +8,7 @@ import (
 // The types below use core's JSON field names, so channel, client and
 // mediator documents (and a console metadata export) decode into them as-is.
 
-// Route is a mediator endpoint or a channel route (spec §2.2).
+// Route is a mediator endpoint or a channel route (OpenHIM core src/model/channels.js).
 type Route struct {
 	ID                  string `json:"_id,omitempty"`
 	Name                string `json:"name"`
@@ -30,7 +30,7 @@ type Route struct {
 	KafkaTopic          string `json:"kafkaTopic,omitempty"`
 }
 
-// Channel is an OpenHIM channel (spec §6.1).
+// Channel is an OpenHIM channel (OpenHIM core src/model/channels.js).
 type Channel struct {
 	ID                     string   `json:"_id,omitempty"`
 	Name                   string   `json:"name"`
@@ -59,7 +59,7 @@ type Channel struct {
 	TxRerunACL             []string `json:"txRerunAcl,omitempty"`
 }
 
-// Client is a client application that calls channels (spec §6.2).
+// Client is a client application that calls channels (OpenHIM core src/middleware/basicAuthentication.js).
 type Client struct {
 	ID                string   `json:"_id,omitempty"`
 	ClientID          string   `json:"clientID"`
@@ -73,7 +73,7 @@ type Client struct {
 	CertFingerprint   string   `json:"certFingerprint,omitempty"`
 }
 
-// ConfigDef is one entry of a mediator's configDefs (spec §2.3).
+// ConfigDef is one entry of a mediator's configDefs (OpenHIM core src/api/mediators.js).
 type ConfigDef struct {
 	Param       string      `json:"param,omitempty"`
 	DisplayName string      `json:"displayName,omitempty"`
@@ -84,8 +84,8 @@ type ConfigDef struct {
 	Array       bool        `json:"array,omitempty"`
 }
 
-// Mediator is a stored mediator registration (spec §2) with the state core
-// keeps from heartbeats (§3).
+// Mediator is a stored mediator registration (OpenHIM core src/api/mediators.js) with the state core
+// keeps from heartbeats (OpenHIM core src/api/mediators.js).
 type Mediator struct {
 	ID                   string      `json:"_id"`
 	URN                  string      `json:"urn"`
@@ -153,7 +153,7 @@ type Response struct {
 }
 
 // Orchestration is a stored orchestration: the mediator's own, or the one
-// core records for the primary route call (spec §5.3).
+// core records for the primary route call (OpenHIM core src/middleware/router.js).
 type Orchestration struct {
 	Name     string        `json:"name"`
 	Group    string        `json:"group,omitempty"`
@@ -179,7 +179,7 @@ type ErrorDetails struct {
 	Stack   string `json:"stack,omitempty"`
 }
 
-// MetadataResult is one item of POST /metadata's answer (spec §6.3).
+// MetadataResult is one item of POST /metadata's answer (OpenHIM core src/api/metadata.js).
 type MetadataResult struct {
 	Model   string `json:"model"`
 	Record  any    `json:"record"`
