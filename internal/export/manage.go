@@ -394,8 +394,10 @@ var groupRefusals = map[string]bool{"E8030": true, "E8031": true, "E8032": true,
 // group refusal rejected when they span several org units, so that one
 // approved or locked org unit does not hold back the others. It returns
 // res with those conflicts replaced by the answers per org unit (indexes
-// still into sent).
-func (s *Service) isolateOrgUnits(ctx context.Context, res dhis2.ImportResult, sent []validate.Value, opts dhis2.PushOptions) (dhis2.ImportResult, error) {
+// still into sent). When one of those pushes stops, the error is its
+// *dhis2.PushError and rest the values of that org unit and the ones after
+// it, the slice the error's indexes refer to.
+func (s *Service) isolateOrgUnits(ctx context.Context, res dhis2.ImportResult, sent []validate.Value, opts dhis2.PushOptions) (_ dhis2.ImportResult, rest []validate.Value, _ error) {
 	split := map[int]bool{}
 	var kept []dhis2.Conflict
 	for _, c := range res.Conflicts {
@@ -416,7 +418,7 @@ func (s *Service) isolateOrgUnits(ctx context.Context, res dhis2.ImportResult, s
 		}
 	}
 	if len(split) == 0 {
-		return res, nil
+		return res, nil, nil
 	}
 	s.log.Info("dhis2 refused a data set group for some org units; sending those org units one by one", "values", len(split))
 	out := res
@@ -431,7 +433,8 @@ func (s *Service) isolateOrgUnits(ctx context.Context, res dhis2.ImportResult, s
 	for i := range split {
 		byOU[sent[i].OrgUnit] = append(byOU[sent[i].OrgUnit], i)
 	}
-	for _, ou := range slices.Sorted(maps.Keys(byOU)) {
+	order := slices.Sorted(maps.Keys(byOU))
+	for n, ou := range order {
 		idx := byOU[ou]
 		slices.Sort(idx)
 		vals := make([]validate.Value, len(idx))
@@ -463,12 +466,17 @@ func (s *Service) isolateOrgUnits(ctx context.Context, res dhis2.ImportResult, s
 		}
 		if err != nil {
 			slices.Sort(out.RejectedIndexes)
-			return out, err
+			for _, later := range order[n:] {
+				for _, i := range byOU[later] {
+					rest = append(rest, sent[i])
+				}
+			}
+			return out, rest, err
 		}
 	}
 	slices.Sort(out.RejectedIndexes)
 	out.RejectedIndexes = slices.Compact(out.RejectedIndexes)
-	return out, nil
+	return out, nil, nil
 }
 
 // predictApproval asks DHIS2 whether the data set's workflow has approved
