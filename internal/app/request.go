@@ -60,3 +60,6 @@ func NotReady(err error) *export.NotReadyError {
 	}
 	return nil
 }
+
+// Report is the export report, re-exported for main's dry-run table.
+type Report = export.Report

@@ -222,3 +222,32 @@ func TestExport_emptyMonthIsHeldBack(t *testing.T) {
 		t.Errorf("forced: %v, %+v, %d values pushed; want the 4 zeros", err, rep, len(d.pushed))
 	}
 }
+
+func TestReadinessOK(t *testing.T) {
+	p := readiness.PeriodOf(2024, time.June, 1, time.UTC)
+	users := []readiness.User{
+		{Name: "a", OrgUnits: []string{"ouDistrict1", "ouHcA"}, HasDoc: true, DocUpdated: p.End},
+		{Name: "b", OrgUnits: []string{"ouDistrict1", "ouHcB"}},
+	}
+	notReady := readiness.Compute(readiness.Input{Period: p, Now: p.End.Add(time.Hour), Source: readiness.SourceLogs, MinReady: 1, TargetDocs: 1, Users: users})
+	ready := readiness.Compute(readiness.Input{Period: p, Now: p.End.Add(time.Hour), Source: readiness.SourceLogs, MinReady: 0.5, TargetDocs: 1, Users: users})
+	unfinished := readiness.Compute(readiness.Input{Period: p, Now: p.End.Add(-time.Hour), Source: readiness.SourceLogs, MinReady: 0, TargetDocs: 1, Users: users})
+	tests := []struct {
+		name string
+		r    *readiness.Object
+		ou   string
+		want bool
+	}{
+		{"unknown readiness", nil, "ouHcB", true},
+		{"ready month", ready, "ouHcB", true},
+		{"forced: an org unit whose CHWs all synced", notReady, "ouHcA", true},
+		{"forced: an org unit with a CHW pending", notReady, "ouHcB", false},
+		{"forced: the district", notReady, "ouDistrict1", false},
+		{"forced: an unfinished month", unfinished, "ouHcA", false},
+	}
+	for _, tt := range tests {
+		if got := readinessOK(&Report{Readiness: tt.r}, tt.ou); got != tt.want {
+			t.Errorf("%s: readinessOK(%s) = %v; want %v", tt.name, tt.ou, got, tt.want)
+		}
+	}
+}
