@@ -28,10 +28,10 @@ type User struct {
 }
 
 type wireMe struct {
-	ID              string   `json:"id"`
-	Username        string   `json:"username"`
-	Authorities     []string `json:"authorities"`
-	OrgUnits        []struct {
+	ID          string   `json:"id"`
+	Username    string   `json:"username"`
+	Authorities []string `json:"authorities"`
+	OrgUnits    []struct {
 		ID string `json:"id"`
 	} `json:"organisationUnits"`
 	UserCredentials *struct {
