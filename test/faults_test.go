@@ -56,6 +56,10 @@ const failFastLimit = 50 * time.Millisecond
 // faultOpenFor is the breakers' open interval in these tests.
 const faultOpenFor = 300 * time.Millisecond
 
+// dhis2OpenFor is DHIS2's open interval where exports read CHT before they
+// reach DHIS2's open breaker.
+const dhis2OpenFor = 1500 * time.Millisecond
+
 // figure logs one row of the Reliability table.
 func figure(t *testing.T, fault, outcome string, toFail, failFast, recovery time.Duration) {
 	t.Helper()
@@ -555,7 +559,11 @@ func TestFault_dhis2ServerErrorThenRecovers(t *testing.T) {
 	_, mo, want := exportDemo(t)
 	period := mo.Period()
 	sb, dhisURL := startDHIS2(t, "2.40.3", demoMetadata(t))
-	f := startFaultApp(t, map[string]string{"cht.url": couch.URL(), "dhis2.url": dhisURL})
+	// Every export reads CHT (the month and its readiness) before it asks
+	// DHIS2, so an export started while DHIS2's breaker is open reaches it
+	// a CHT read later: a longer open interval keeps that read, on a loaded
+	// machine, inside it.
+	f := startFaultApp(t, map[string]string{"cht.url": couch.URL(), "dhis2.url": dhisURL, "dhis2.breaker.open_for": dhis2OpenFor.String()})
 
 	// One 503: the retry pushes again.
 	sb.Fail(1, http.StatusServiceUnavailable)
