@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/app"
 )
@@ -38,7 +40,10 @@ func (c *cli) check(ctx context.Context, args []string) int {
 	if *asJSON {
 		err = c.writeJSON(rep)
 	} else {
-		err = rep.WriteText(c.stdout)
+		var buf strings.Builder
+		if err = rep.WriteText(&buf); err == nil {
+			_, err = io.WriteString(c.stdout, c.redactor().String(buf.String()))
+		}
 	}
 	if err != nil {
 		c.fail("check: write report: %v", err)

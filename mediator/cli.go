@@ -38,6 +38,9 @@ Run "mediator COMMAND --help" for a command's flags.
 
 type cli struct {
 	stdout, stderr io.Writer
+	// red redacts the credentials of the loaded config (setup) from what
+	// the commands print; before setup, the rules that need none.
+	red interface{ String(string) string }
 }
 
 // run executes one command and returns the process exit code.
@@ -79,7 +82,7 @@ func (c *cli) version(args []string) int {
 }
 
 func (c *cli) fail(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
+	msg := c.redactor().String(fmt.Sprintf(format, a...))
 	// One clear sentence: join multi-line (errors.Join) messages.
 	msg = strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ")
 	fmt.Fprintln(c.stderr, "mediator: "+msg)
@@ -175,7 +178,7 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 	for _, pr := range p.Problems {
 		fmt.Fprintf(c.stderr, "problem: %s: %s\n", pr.Code, pr.Message)
 	}
-	if err := c.writeJSON(p.Set); err != nil {
+	if err := c.writeData(p.Set); err != nil {
 		c.fail("preview: write output: %v", err)
 		return exitRun
 	}
@@ -249,7 +252,17 @@ func (c *cli) setup(path string, sets setFlags) (config.Config, *slog.Logger, bo
 		c.fail("configuration: %v", err)
 		return config.Config{}, nil, false
 	}
-	return cfg, app.NewLogger(cfg.Log, c.stderr), true
+	red := app.NewRedactor(cfg)
+	c.red = red
+	return cfg, app.NewLogger(cfg.Log, c.stderr, red), true
+}
+
+// redactor is c.red, or one without configured credentials.
+func (c *cli) redactor() interface{ String(string) string } {
+	if c.red == nil {
+		c.red = app.NewRedactor()
+	}
+	return c.red
 }
 
 // failed reports a command's error; the exit code says whether the request
@@ -262,8 +275,22 @@ func (c *cli) failed(cmd string, err error) int {
 	return exitRun
 }
 
-// writeJSON prints v, indented, on stdout.
+// writeJSON prints v, indented, on stdout, redacted (a report quotes
+// upstream answers).
 func (c *cli) writeJSON(v any) error {
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(c.stdout, c.redactor().String(buf.String()))
+	return err
+}
+
+// writeData prints v, indented, on stdout: for CHT data only (a preview),
+// which carries no upstream text, and can be large.
+func (c *cli) writeData(v any) error {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

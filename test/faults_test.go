@@ -688,8 +688,11 @@ func TestFault_dhis2TimeoutMidPush(t *testing.T) {
 			f := startFaultApp(t, map[string]string{"cht.url": couch.URL(), "dhis2.url": dhisURL, "dhis2.chunk_size": "7", "dhis2.timeout": "1s"})
 
 			r := f.export(t, period)
-			if r.code != http.StatusOK || r.env.Status != openhim.StatusCompletedWithErrors || r.report == nil {
-				t.Fatalf("export: %s; want 200 %s: chunk 1 was stored", r, openhim.StatusCompletedWithErrors)
+			if r.code != http.StatusBadGateway || r.env.Status != openhim.StatusCompletedWithErrors || r.report == nil || r.env.Error == nil {
+				t.Fatalf("export: %s; want 502 %s with the error member (OpenHIM retries it): chunk 1 was stored", r, openhim.StatusCompletedWithErrors)
+			}
+			if r.report.DataValues.NotSent != 21 {
+				t.Errorf("notSent = %d; want 21 (chunks 2 to 4)", r.report.DataValues.NotSent)
 			}
 			for _, s := range []string{"dhis2: ", "timed out", "chunk 2 of 4", "unknown"} {
 				if !strings.Contains(r.text, s) {

@@ -405,3 +405,30 @@ func TestOpenHIM_lifecycle(t *testing.T) {
 	all, _ := json.Marshal(st.core.Requests())
 	noSecrets(t, "the requests core saw", fmt.Sprint(string(all)))
 }
+
+// Transient failures are marked for OpenHIM's auto-retry: the transaction
+// core records for a push DHIS2 answers with 500 has autoRetry set (core
+// sets it when the mediator's answer has an error member), and one for a
+// bad parameter does not.
+func TestOpenHIM_transientFailuresAutoRetry(t *testing.T) {
+	st := startHIMStack(t, false)
+	st.registered(t)
+	st.dhis.Fail(100, http.StatusInternalServerError) // every push and its retries
+	code, body := st.call(t, http.MethodPost, "/cht-dhis2/export?dataSet="+seed.DemoDataSet+"&period="+st.month.Period())
+	if code != http.StatusBadGateway {
+		t.Fatalf("export with DHIS2 failing: %d %s; want 502", code, body)
+	}
+	tx := st.lastTransaction(t)
+	if !tx.AutoRetry || tx.Status != "Failed" || tx.Error == nil || !strings.Contains(tx.Error.Message, "values not sent") {
+		t.Errorf("transaction status %q autoRetry %t error %+v; want Failed, marked for auto-retry, naming the values not sent", tx.Status, tx.AutoRetry, tx.Error)
+	}
+	noSecrets(t, "the transaction", fmt.Sprintf("%+v", tx))
+
+	code, _ = st.call(t, http.MethodPost, "/cht-dhis2/export?dataSet=notAUid&period="+st.month.Period())
+	if code != http.StatusBadRequest {
+		t.Fatalf("bad parameter: %d; want 400", code)
+	}
+	if tx := st.lastTransaction(t); tx.AutoRetry || tx.Status != "Completed" {
+		t.Errorf("bad parameter: transaction status %q autoRetry %t; want Completed, not retried", tx.Status, tx.AutoRetry)
+	}
+}

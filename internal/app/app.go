@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redirect"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/retry"
 )
 
@@ -65,6 +68,9 @@ func baseTransport() *http.Transport {
 // So a call is recorded once, counts once for the breaker however often it
 // was tried, and an open breaker answers before any try. timeout bounds a
 // whole call, retries included.
+//
+// Redirects are followed only to the same scheme, host and port
+// (redirect.Policy): credentials and bodies never go anywhere else.
 func upstreamClient(timeout time.Duration, b *breaker.Breaker, rp config.Retry, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) *http.Client {
 	var rt http.RoundTripper = baseTransport()
 	rt = retry.New(b.Name(), retryPolicy(rp), rt, log)
@@ -76,7 +82,7 @@ func upstreamClient(timeout time.Duration, b *breaker.Breaker, rp config.Retry, 
 	// which names the cause ("no answer within 1m"); the client's own
 	// Timeout is only a backstop for a call that escapes it, so it must not
 	// race that deadline.
-	return &http.Client{Transport: rt, Timeout: timeout + rp.Budget + backstopSlack}
+	return &http.Client{Transport: rt, Timeout: timeout + rp.Budget + backstopSlack, CheckRedirect: redirect.Policy(b.Name())}
 }
 
 // backstopSlack keeps http.Client.Timeout behind the per-call deadline.
@@ -104,13 +110,13 @@ func NewExportService(cfg config.Config, log *slog.Logger, withDHIS2 bool) (*exp
 		return nil, err
 	}
 	breakers := breaker.NewRegistry(log)
-	chtClient, err := newCHTClient(cfg, breakers, log, nil)
+	chtClient, err := newCHTClient(cfg, breakers.For, log, nil)
 	if err != nil {
 		return nil, err
 	}
 	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log}
 	if withDHIS2 {
-		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, log, nil); err != nil {
+		if opts.DHIS2, err = newDHIS2Client(cfg, breakers.For, log, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -120,13 +126,17 @@ func NewExportService(cfg config.Config, log *slog.Logger, withDHIS2 bool) (*exp
 // NewDHIS2Client builds the DHIS2 client from cfg, with a breaker of its
 // own.
 func NewDHIS2Client(cfg config.Config, log *slog.Logger) (*dhis2.Client, error) {
-	return newDHIS2Client(cfg, breaker.NewRegistry(log), log, nil)
+	return newDHIS2Client(cfg, breaker.NewRegistry(log).For, log, nil)
 }
+
+// breakerFor returns the breaker of an upstream with given settings
+// (Registry.For, or Registry.Plan for a config that may still be refused).
+type breakerFor func(name string, s breaker.Settings) *breaker.Breaker
 
 // newCHTClient builds the CHT client of cfg with the CHT breaker of
 // breakers; record, when not nil, wraps its transport stack.
-func newCHTClient(cfg config.Config, breakers *breaker.Registry, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) (*cht.Client, error) {
-	b := breakers.For(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
+func newCHTClient(cfg config.Config, breakers breakerFor, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) (*cht.Client, error) {
+	b := breakers(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
 	c, err := cht.New(cfg.CHT, upstreamClient(cfg.CHT.Timeout, b, cfg.CHT.Retry, log, record), log)
 	if err != nil {
 		return nil, fmt.Errorf("build CHT client: %w", err)
@@ -136,11 +146,11 @@ func newCHTClient(cfg config.Config, breakers *breaker.Registry, log *slog.Logge
 
 // newDHIS2Client builds the DHIS2 client of cfg with the DHIS2 breaker of
 // breakers; record, when not nil, wraps its transport stack.
-func newDHIS2Client(cfg config.Config, breakers *breaker.Registry, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) (*dhis2.Client, error) {
+func newDHIS2Client(cfg config.Config, breakers breakerFor, log *slog.Logger, record func(http.RoundTripper) http.RoundTripper) (*dhis2.Client, error) {
 	if err := cfg.RequireDHIS2(); err != nil {
 		return nil, err
 	}
-	b := breakers.For(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
+	b := breakers(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
 	c, err := dhis2.New(cfg.DHIS2, upstreamClient(cfg.DHIS2.Timeout, b, cfg.DHIS2.Retry, log, record), log)
 	if err != nil {
 		return nil, fmt.Errorf("build DHIS2 client: %w", err)
@@ -152,7 +162,9 @@ func newDHIS2Client(cfg config.Config, breakers *breaker.Registry, log *slog.Log
 // for log collectors, or text for people ("auto": text when w is a
 // terminal, JSON otherwise). Durations are written with their unit
 // ("1m30s"), in both formats; text lines carry the time of day only.
-func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+// Every line is redacted with r (nil: the rules that need no configured
+// secret).
+func NewLogger(cfg config.Log, w io.Writer, r *redact.Redactor) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	text := cfg.Format == "text" || (cfg.Format == "auto" && isTerminal(w))
@@ -165,10 +177,40 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 		}
 		return a
 	}}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if text {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(redact.NewHandler(h, r))
+}
+
+// NewRedactor returns the redactor of cfg's credentials: every password
+// and token, with the user names of the basic-auth pairs.
+func NewRedactor(cfgs ...config.Config) *redact.Redactor {
+	return redact.New(credentials(cfgs...)...)
+}
+
+// credentials lists the credentials of cfgs.
+func credentials(cfgs ...config.Config) []redact.Credential {
+	var out []redact.Credential
+	for _, cfg := range cfgs {
+		out = append(out,
+			redact.Credential{Username: cfg.CHT.Username, Secret: cfg.CHT.Password.Reveal()},
+			redact.Credential{Username: cfg.DHIS2.Username, Secret: cfg.DHIS2.Password.Reveal()},
+			redact.Credential{Secret: cfg.DHIS2.Token.Reveal()},
+			redact.Credential{Username: cfg.OpenHIM.Username, Secret: cfg.OpenHIM.Password.Reveal()},
+			redact.Credential{Username: cfg.Server.Username, Secret: cfg.Server.Password.Reveal()},
+		)
+		// A password in a URL's userinfo (cht.url may carry one).
+		for _, raw := range []string{cfg.CHT.URL, cfg.DHIS2.URL, cfg.OpenHIM.URL} {
+			if u, err := url.Parse(raw); err == nil && u.User != nil {
+				if pw, ok := u.User.Password(); ok {
+					out = append(out, redact.Credential{Username: u.User.Username(), Secret: pw})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // isTerminal reports whether w is a character device (a terminal).

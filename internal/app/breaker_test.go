@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"errors"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	"io"
 	"log/slog"
 	"net/http"
@@ -195,5 +196,63 @@ func TestUpstreamClient_stack(t *testing.T) {
 	}
 	if calls.Load() != 6 {
 		t.Errorf("%d calls; want none while open", calls.Load())
+	}
+}
+
+// A console config is applied whole or not at all: one refused while its
+// clients are built (here a DHIS2 URL with credentials in it) leaves the
+// config, the breakers and their state as they were, and its error and the
+// log hold no password.
+func TestApp_refusedConsoleConfigKeepsBreakers(t *testing.T) {
+	url, _ := failingCHT(t)
+	a := testApp(t, url)
+	var logs strings.Builder
+	a.log = slog.New(redact.NewHandler(slog.NewJSONHandler(&logs, nil), a.redactor))
+	exportVia(t, a)
+	exportVia(t, a)
+	if got := a.Breakers()["cht"]; got != breaker.StateOpen {
+		t.Fatalf("cht breaker %q; want open", got)
+	}
+	before := a.Config()
+	err := a.applyConsole(map[string]any{
+		"cht":   map[string]any{"breaker_failures": 7},
+		"dhis2": map[string]any{"url": "http://admin:Console-Secret-9@dhis2.example.org"},
+	})
+	if err == nil {
+		t.Fatal("a DHIS2 URL with credentials was accepted")
+	}
+	if strings.Contains(err.Error(), "Console-Secret-9") {
+		t.Errorf("the refusal quotes the password: %v", err)
+	}
+	if got := a.Breakers()["cht"]; got != breaker.StateOpen {
+		t.Errorf("cht breaker %q after a refused config; want the same, still open", got)
+	}
+	if a.Config().CHT.Breaker != before.CHT.Breaker || a.Config().DHIS2.URL != before.DHIS2.URL {
+		t.Errorf("a refused config changed the config in force")
+	}
+	if strings.Contains(logs.String(), "Console-Secret-9") {
+		t.Errorf("the log holds the console's password:\n%s", logs.String())
+	}
+}
+
+// A console config whose CHT URL carries a password is applied, and the log
+// line that says so shows the URL without it.
+func TestApp_consoleURLPasswordNotLogged(t *testing.T) {
+	url, _ := failingCHT(t)
+	var logs strings.Builder
+	a := testApp(t, url)
+	a.log = slog.New(redact.NewHandler(slog.NewJSONHandler(&logs, nil), a.redactor))
+	withPassword := strings.Replace(url, "http://", "http://medic:Url-Secret-42@", 1)
+	if err := a.applyConsole(map[string]any{"cht": map[string]any{"url": withPassword}}); err != nil {
+		t.Fatalf("applyConsole: %v", err)
+	}
+	if !strings.Contains(logs.String(), "config from OpenHIM applied") {
+		t.Fatalf("no log line for the applied config:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "Url-Secret-42") {
+		t.Errorf("the log holds the URL's password:\n%s", logs.String())
+	}
+	if got := a.redactor.String("echo Url-Secret-42"); got != "echo <redacted>" {
+		t.Errorf("the console's password is not redacted from then on: %q", got)
 	}
 }

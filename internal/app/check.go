@@ -27,11 +27,11 @@ func Check(ctx context.Context, cfg config.Config, configFile string, log *slog.
 		return nil, err
 	}
 	breakers := breaker.NewRegistry(log)
-	chtClient, err := newCHTClient(cfg, breakers, log, nil)
+	chtClient, err := newCHTClient(cfg, breakers.For, log, nil)
 	if err != nil {
 		return nil, err
 	}
-	dhis2Client, err := newDHIS2Client(cfg, breakers, log, nil)
+	dhis2Client, err := newDHIS2Client(cfg, breakers.For, log, nil)
 	if err != nil {
 		return nil, err
 	}

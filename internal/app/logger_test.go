@@ -42,8 +42,8 @@ func TestNewLogger(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
 			var buf bytes.Buffer
-			NewLogger(config.Log{Level: "info", Format: tt.format}, &buf).Info("reading CHT", "elapsed", 90*time.Second)
-			NewLogger(config.Log{Level: "info", Format: tt.format}, &buf).Debug("hidden at info")
+			NewLogger(config.Log{Level: "info", Format: tt.format}, &buf, nil).Info("reading CHT", "elapsed", 90*time.Second)
+			NewLogger(config.Log{Level: "info", Format: tt.format}, &buf, nil).Debug("hidden at info")
 			line := strings.TrimSpace(buf.String())
 			if strings.Contains(line, "\n") || strings.Contains(line, "hidden") {
 				t.Fatalf("want one info line, got %q", line)

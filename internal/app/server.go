@@ -16,6 +16,7 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/httpapi"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	mediatorconfig "github.com/cht-dhis2-mediator/cht-dhis2-mediator/mediator-config"
 )
 
@@ -39,6 +40,14 @@ type App struct {
 	// its breaker settings for an upstream changed (Registry.For).
 	breakers *breaker.Registry
 
+	// redactor holds every credential the mediator has been given (local
+	// and console config): logs, answers, /health and errors go through it.
+	redactor *redact.Redactor
+	// stopExports cancels running exports when the shutdown grace period
+	// has passed (their answers still go out, listing what was not sent).
+	stopCtx     context.Context
+	stopExports context.CancelFunc
+
 	stopOnce sync.Once
 	stopErr  error
 	served   chan struct{}
@@ -59,15 +68,22 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediator.json: %w", err)
 	}
-	a := &App{base: cfg, log: log, reg: reg, started: time.Now(), served: make(chan struct{}), breakers: breaker.NewRegistry(log)}
+	a := &App{base: cfg, reg: reg, started: time.Now(), served: make(chan struct{}), redactor: NewRedactor(cfg)}
+	// Whatever the logger given, every line the App's parts write is
+	// redacted with the credentials in force, console config included.
+	a.log = slog.New(redact.NewHandler(log.Handler(), a.redactor))
+	log = a.log
+	a.breakers = breaker.NewRegistry(log)
+	a.stopCtx, a.stopExports = context.WithCancel(context.Background())
 	// Every upstream's breaker exists from the start, so /health always
 	// shows them.
 	a.breakers.For(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
 	a.breakers.For(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
-	rt, err := a.build(cfg)
+	rt, planned, err := a.build(cfg, a.breakers.Plan)
 	if err != nil {
 		return nil, err
 	}
+	a.breakers.Install(planned...)
 	a.live.Store(rt)
 	a.handler, err = httpapi.New(httpapi.Options{
 		URN:          reg.URN,
@@ -79,6 +95,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Logger:       log,
 		RecorderFor:  recordInto,
 		PullCacheTTL: cfg.Server.PullCacheTTL,
+		Redactor:     a.redactor,
+		Shutdown:     a.stopCtx,
+		Configured:   a.configured,
 	})
 	if err != nil {
 		return nil, err
@@ -106,50 +125,78 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 // build makes the export service of cfg, its upstream clients recording
 // every call as an orchestration of the request that made it. Each
 // client's transport stack is recorder → breaker → retry → http.Transport
-// (upstreamClient); the breakers come from a.breakers, so a rebuild for a
-// console config keeps them.
-func (a *App) build(cfg config.Config) (*runtime, error) {
-	secrets := []string{cfg.CHT.Password.Reveal(), cfg.DHIS2.Password.Reveal(), cfg.DHIS2.Token.Reveal(), cfg.OpenHIM.Password.Reveal(), cfg.Server.Password.Reveal()}
+// (upstreamClient). The breakers come from plan (Registry.Plan): the ones
+// in use when their settings are unchanged, else new ones, returned so
+// that the caller installs them only once the whole config is accepted.
+func (a *App) build(cfg config.Config, plan breakerFor) (*runtime, []*breaker.Breaker, error) {
+	var planned []*breaker.Breaker
+	breakers := func(name string, s breaker.Settings) *breaker.Breaker {
+		b := plan(name, s)
+		planned = append(planned, b)
+		return b
+	}
+	creds := credentials(cfg)
 	limit := cfg.OpenHIM.OrchestrationBodyLimit
 	record := func(upstream string) func(http.RoundTripper) http.RoundTripper {
 		return func(next http.RoundTripper) http.RoundTripper {
-			return openhim.NewTransport(next, upstream, limit, secrets...)
+			return openhim.NewTransport(next, upstream, limit, creds...)
 		}
 	}
 	rt := &runtime{cfg: cfg}
 	if cfg.CHT.URL == "" {
-		return rt, nil
+		return rt, planned, nil
 	}
-	chtClient, err := newCHTClient(cfg, a.breakers, a.log, record("CHT"))
+	chtClient, err := newCHTClient(cfg, breakers, a.log, record("CHT"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log}
 	if cfg.RequireDHIS2() == nil {
-		if opts.DHIS2, err = newDHIS2Client(cfg, a.breakers, a.log, record("DHIS2")); err != nil {
-			return nil, err
+		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, a.log, record("DHIS2")); err != nil {
+			return nil, nil, err
 		}
 	}
 	if rt.svc, err = export.New(chtClient, opts); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rt, nil
+	return rt, planned, nil
 }
 
 // applyConsole applies a config delivered by the OpenHIM console on top of
-// the local one (file, environment, flags). A config that does not validate
-// or build is refused and the running one stays.
+// the local one (file, environment, flags), whole or not at all: a config
+// that does not validate or build is refused and the running one stays,
+// breakers included (they are planned, and installed only with the config).
 func (a *App) applyConsole(console map[string]any) error {
 	cfg, err := a.base.ApplyConsole(console)
 	if err != nil {
 		return err
 	}
-	rt, err := a.build(cfg)
+	// The new credentials are redacted from now on, even from the error of
+	// a refused config; the old ones stay redacted too.
+	a.redactor.Set(credentials(a.base, a.live.Load().cfg, cfg)...)
+	rt, planned, err := a.build(cfg, a.breakers.Plan)
 	if err != nil {
 		return err
 	}
+	a.breakers.Install(planned...)
 	a.live.Store(rt)
-	a.log.Info("config from OpenHIM applied", "cht_url", cfg.CHT.URL, "dhis2_url", cfg.DHIS2.URL)
+	a.log.Info("config from OpenHIM applied", "cht_url", redact.URL(cfg.CHT.URL), "dhis2_url", redact.URL(cfg.DHIS2.URL))
+	return nil
+}
+
+// configured reports what the mediator lacks to export, or nil.
+func (a *App) configured() error {
+	cfg := a.live.Load().cfg
+	var errs []error
+	if err := cfg.RequireCHT(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.RequireDHIS2(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("the mediator is not configured: %w", err)
+	}
 	return nil
 }
 
@@ -196,8 +243,16 @@ func (a *App) Addr() string {
 	return a.ln.Addr().String()
 }
 
+// answerWindow is how long Stop waits, after the grace period, for the
+// exports it stopped to answer (a push stops between chunks or when its
+// current call is canceled; the answer lists what was not sent).
+const answerWindow = 10 * time.Second
+
 // Stop stops the agent, then lets running requests (an export in progress)
-// finish within ctx's deadline before closing the server. It is idempotent.
+// finish within ctx's deadline. Exports still running then are stopped:
+// their pushes end, each logs at ERROR the values it did not send, and its
+// client gets a 503 (OpenHIM may retry it) within answerWindow, after which
+// the server closes. It is idempotent.
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		var errs []error
@@ -206,10 +261,17 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		if a.server != nil {
 			if err := a.server.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("shut down http server: %w", err), a.server.Close())
+				a.log.Error("shutdown grace period over: stopping the exports still running", "err", err)
+				a.stopExports()
+				wctx, cancel := context.WithTimeout(context.Background(), answerWindow)
+				if err := a.server.Shutdown(wctx); err != nil {
+					errs = append(errs, fmt.Errorf("shut down http server: %w", err), a.server.Close())
+				}
+				cancel()
 			}
 			<-a.served
 		}
+		a.stopExports()
 		a.stopErr = errors.Join(errs...)
 	})
 	return a.stopErr
@@ -245,10 +307,13 @@ var _ httpapi.Exporter = liveExporter{}
 
 var errNotConfigured = errors.New("the mediator has no CHT configuration yet: set cht.url (config file, MEDIATOR_CHT_URL or the OpenHIM console)")
 
+// service is the export service in force; without one the mediator is not
+// configured yet: 503, retried by OpenHIM, since the console may send the
+// configuration at any time.
 func (l liveExporter) service() (*export.Service, error) {
 	rt := l.a.live.Load()
 	if rt.svc == nil {
-		return nil, &export.InputError{Err: errNotConfigured}
+		return nil, export.NotConfigured(errNotConfigured)
 	}
 	return rt.svc, nil
 }

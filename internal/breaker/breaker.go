@@ -372,3 +372,32 @@ func (r *Registry) snapshot() map[string]*Breaker {
 	defer r.mu.Unlock()
 	return maps.Clone(r.breakers)
 }
+
+// Plan returns the breaker For(name, s) would return, without installing
+// it: the registered one when its settings are s, else a new, closed one.
+// A configuration that may still be refused plans its breakers, and
+// installs them (Install) only once it is accepted, so a refused one
+// changes nothing.
+func (r *Registry) Plan(name string, s Settings) *Breaker {
+	s = s.withDefaults()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.breakers[name]; ok && b.settings == s {
+		return b
+	}
+	return New(name, s, r.log)
+}
+
+// Install makes each of bs the breaker of its name, replacing (and
+// logging) one with other settings.
+func (r *Registry) Install(bs ...*Breaker) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range bs {
+		if old, ok := r.breakers[b.name]; ok && old != b {
+			r.log.Info("circuit breaker settings changed; starting a new, closed breaker", "component", "breaker", "upstream", b.name,
+				"failures", b.settings.Failures, "open_for", b.settings.OpenFor.String(), "half_open_requests", b.settings.HalfOpenRequests)
+		}
+		r.breakers[b.name] = b
+	}
+}

@@ -27,13 +27,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redirect"
 )
 
 // UserAgent is sent with every request.
@@ -126,7 +126,7 @@ func New(cfg config.CHT, hc *http.Client, log *slog.Logger) (*Client, error) {
 		c.concurrency = defaultConcurrency
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Timeout: c.timeout}
+		c.hc = &http.Client{Timeout: c.timeout, CheckRedirect: redirect.Policy("cht")}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -252,14 +252,10 @@ func (c *Client) unreachable(r request, cause error) *UnreachableError {
 	return &UnreachableError{Op: r.op, URL: u.String(), Err: cause, msg: c.redact(cause.Error())}
 }
 
-var userinfoRE = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@`)
-
-// redact removes URL userinfo and the configured password from s: a backstop
-// for text that comes from elsewhere (an error body, a transport's error).
+// redact removes credentials from s by the rules of package redact (the
+// configured password, the basic pair in base64, any "Basic …", URL
+// userinfo): a backstop for text that comes from elsewhere (an error body
+// that echoes the request headers, a transport's error).
 func (c *Client) redact(s string) string {
-	s = userinfoRE.ReplaceAllString(s, "$1")
-	if pw := c.password.Reveal(); pw != "" {
-		s = strings.ReplaceAll(s, pw, "<secret>")
-	}
-	return s
+	return redact.New(redact.Credential{Username: c.username, Secret: c.password.Reveal()}).String(s)
 }

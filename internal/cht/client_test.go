@@ -280,7 +280,7 @@ func TestRedact(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := c.redact(`Get "https://u:xyz@host/medic": echo ` + testPassword)
-	want := `Get "https://host/medic": echo <secret>`
+	want := `Get "https://u:<redacted>@host/medic": echo <redacted>`
 	if got != want {
 		t.Errorf("redact = %q; want %q", got, want)
 	}

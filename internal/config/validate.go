@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	"net"
 	"reflect"
 	"regexp"
@@ -101,7 +102,9 @@ func describe(fe validator.FieldError) string {
 	case "required_with":
 		return "required when " + strings.ToLower(fe.Param()) + " is set"
 	case "http_url":
-		return fmt.Sprintf("%q is not an http or https URL", fe.Value())
+		// Quoted with any password taken out: a malformed URL may still
+		// carry user:password@.
+		return fmt.Sprintf("%q is not an http or https URL", redact.URL(fmt.Sprint(fe.Value())))
 	case "listen_addr":
 		return fmt.Sprintf("%q is not a host:port listen address", fe.Value())
 	case "oneof":

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 )
 
 // UserAgent is sent with every request.
@@ -291,25 +292,26 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact removes the configured password and token from s: a backstop, as
-// nothing should ever have put them there.
+// redact removes credentials from s by the rules of package redact (the
+// configured password and token, the basic pair in base64, any "Basic …" or
+// "ApiToken …", URL userinfo): a backstop, as nothing should ever have put
+// them there, except a server that echoes the request headers.
 func (c *Client) redact(s string) string {
-	for _, secret := range []config.Secret{c.cfg.Password, c.cfg.Token} {
-		if len(secret.Reveal()) >= 4 {
-			s = strings.ReplaceAll(s, secret.Reveal(), "<secret>")
-		}
-	}
-	return s
+	return c.redactor().String(s)
 }
 
-// redactBytes is redact for a body.
+// redactBytes removes the configured secrets (only: the body is parsed
+// next, and the rest of it must stay as DHIS2 sent it) from a body.
 func (c *Client) redactBytes(b []byte) []byte {
-	for _, secret := range []config.Secret{c.cfg.Password, c.cfg.Token} {
-		if sec := []byte(secret.Reveal()); len(sec) >= 4 && bytes.Contains(b, sec) {
-			b = bytes.ReplaceAll(b, sec, []byte("<secret>"))
-		}
+	s := string(b)
+	if out := c.redactor().Secrets(s); out != s {
+		return []byte(out)
 	}
 	return b
+}
+
+func (c *Client) redactor() *redact.Redactor {
+	return redact.New(redact.Credential{Username: c.cfg.Username, Secret: c.cfg.Password.Reveal()}, redact.Credential{Secret: c.cfg.Token.Reveal()})
 }
 
 // statusError builds the *StatusError of a non-2xx answer, with a hint for

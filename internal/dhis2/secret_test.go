@@ -105,7 +105,7 @@ func TestNoSecretInTransportErrors(t *testing.T) {
 	c := gockClient(t, func(cfg *config.DHIS2) { cfg.Token = config.Secret(testToken) })
 	gock.New(gockBase).Get("/dhis/api/system/info").ReplyError(errors.New("proxy refused " + testToken + " for admin:" + testPassword))
 	_, err := c.SystemInfo(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "unreachable: proxy refused <secret> for admin:<secret>") {
+	if err == nil || !strings.Contains(err.Error(), "unreachable: proxy refused <redacted> for admin:<redacted>") {
 		t.Fatalf("SystemInfo() = %v; want a redacted transport error", err)
 	}
 	assertNoSecret(t, "error", err.Error(), testPassword, testToken)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
@@ -42,6 +43,10 @@ type Report struct {
 	DryRun     bool           `json:"dryRun"`
 	// Error says why the export failed or stopped, when it did.
 	Error string `json:"error,omitempty"`
+	// Cause is the upstream failure that stopped the push part-way (nil when
+	// the push ran to its end): a transient failure, so a later run may
+	// send what this one could not.
+	Cause error `json:"-"`
 }
 
 // ValueCounts counts the data values of an export.
@@ -49,6 +54,10 @@ type ValueCounts struct {
 	Built    int `json:"built"`    // computed from CHT
 	Valid    int `json:"valid"`    // passed validation, so pushed
 	Rejected int `json:"rejected"` // refused by validation (never sent) or by DHIS2
+	// NotSent counts the valid values DHIS2 never answered for, because the
+	// push stopped part-way: the chunk that failed (its outcome is unknown)
+	// and every chunk after it. Each is listed in the problems.
+	NotSent int `json:"notSent"`
 }
 
 // Problem is one thing found wrong, in the CHT data (a skipped doc), by
@@ -99,7 +108,7 @@ type ExportRequest struct {
 // happened, including partial failures.
 func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error) {
 	if s.dhis2 == nil {
-		return nil, errors.New("export: DHIS2 is not configured")
+		return nil, NotConfigured(errors.New("the mediator has no DHIS2 configuration yet: set dhis2.url and dhis2.token or dhis2.username and dhis2.password (config file, environment or the OpenHIM console)"))
 	}
 	req.HumanReadable = false
 	op := fmt.Sprintf("export %s %s", req.DataSet, req.Period)
@@ -181,7 +190,7 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 	}
 	switch {
 	case pe != nil:
-		rep.Error = pe.Error()
+		s.stopped(ctx, rep, req, valid, pe)
 		rep.Status = StatusCompletedWithErrors
 		if res.Written() == 0 {
 			rep.Status = StatusFailed
@@ -198,6 +207,64 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 		"built", rep.DataValues.Built, "valid", rep.DataValues.Valid, "rejected", rep.DataValues.Rejected,
 		"imported", res.Imported, "updated", res.Updated, "ignored", res.Ignored, "conflicts", len(res.Conflicts))
 	return rep, nil
+}
+
+// ProblemNotSent is the problem code of a valid value DHIS2 never answered
+// for because the push stopped part-way.
+const ProblemNotSent = "not_sent"
+
+// maxNamedInLog bounds how many unsent values the log line names.
+const maxNamedInLog = 20
+
+// stopped records on rep a push that stopped part-way: every value from
+// the failed chunk on is counted as not sent and listed in the problems,
+// the error says how many and why, and an ERROR log line names them.
+func (s *Service) stopped(ctx context.Context, rep *Report, req ExportRequest, valid []validate.Value, pe *dhis2.PushError) {
+	first := min(max(pe.First, 0), len(valid))
+	unsent := valid[first:]
+	rep.DataValues.NotSent = len(unsent)
+	rep.Cause = pe
+	why := "the push to DHIS2 stopped part-way"
+	if err := context.Cause(ctx); err != nil {
+		why = "the export was interrupted (" + err.Error() + ")"
+	}
+	rep.Error = fmt.Sprintf("%s: %d of %d values not sent: %v", why, len(unsent), len(valid), pe)
+	named := make([]string, 0, min(len(unsent), maxNamedInLog))
+	for i, v := range unsent {
+		msg := "not sent: " + why + " before DHIS2 answered for this value"
+		if i < pe.Last-first+1 && !pe.NotSent {
+			msg = "not confirmed: " + why + " while DHIS2 had this value's chunk; it may or may not be stored"
+		}
+		rep.Problems = append(rep.Problems, Problem{Code: ProblemNotSent, Message: msg, OrgUnit: v.OrgUnit, DataElement: v.DataElement,
+			CategoryOptionCombo: v.CategoryOptionCombo, AttributeOptionCombo: v.AttributeOptionCombo, Value: v.Value})
+		if len(named) < maxNamedInLog {
+			named = append(named, valueName(v))
+		}
+	}
+	if more := len(unsent) - len(named); more > 0 {
+		named = append(named, fmt.Sprintf("and %d more", more))
+	}
+	// An export cut off (shutdown, SIGINT) logs at ERROR: nobody may read
+	// its answer. Otherwise the answer carries the error and the caller
+	// logs it; this line names the values.
+	level := slog.LevelWarn
+	if ctx.Err() != nil {
+		level = slog.LevelError
+	}
+	s.log.Log(ctx, level, "export stopped part-way: values not sent", "data_set", req.DataSet, "period", rep.Period,
+		"not_sent", len(unsent), "valid", len(valid), "values", named, "err", pe)
+}
+
+// valueName names a value for a log line: orgUnit/dataElement[/coc][/aoc]=value.
+func valueName(v validate.Value) string {
+	name := v.OrgUnit + "/" + v.DataElement
+	if v.CategoryOptionCombo != "" {
+		name += "/" + v.CategoryOptionCombo
+	}
+	if v.AttributeOptionCombo != "" {
+		name += "/" + v.AttributeOptionCombo
+	}
+	return name + "=" + v.Value
 }
 
 // summarize converts DHIS2's result, translating conflict indexes into the

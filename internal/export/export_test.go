@@ -78,6 +78,7 @@ func TestService_Export(t *testing.T) {
 		wantCounts   ValueCounts
 		wantPushed   int
 		wantProblems []string // code/orgUnit/dataElement
+		wantError    string   // contained in the report's error
 		wantErr      string
 	}{
 		{
@@ -125,13 +126,18 @@ func TestService_Export(t *testing.T) {
 			name: "push stopped after a written chunk",
 			dhis: &fakeDHIS2{md: specMetadata(), result: dhis2.ImportResult{Status: dhis2.ImportSuccess, Imported: 2, Chunks: 1},
 				pushErr: &dhis2.PushError{Chunk: 2, Chunks: 2, First: 2, Last: 3, Sent: 2, Total: 4, Err: errors.New("dhis2: status 500")}},
-			wantStatus: StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 4}, wantPushed: 4,
+			wantStatus: StatusCompletedWithErrors, wantCounts: ValueCounts{Built: 4, Valid: 4, NotSent: 2}, wantPushed: 4,
+			wantProblems: []string{"not_sent/ouHc0000001/deBirths001", "not_sent/ouHc0000001/deFacDel001"},
+			wantError:    "the push to DHIS2 stopped part-way: 2 of 4 values not sent: dhis2: status 500",
 		},
 		{
 			name: "push stopped before anything was written",
 			dhis: &fakeDHIS2{md: specMetadata(),
 				pushErr: &dhis2.PushError{Chunk: 1, Chunks: 1, First: 0, Last: 3, Total: 4, Err: errors.New("dhis2: status 500")}},
-			wantStatus: StatusFailed, wantCounts: ValueCounts{Built: 4, Valid: 4}, wantPushed: 4,
+			wantStatus: StatusFailed, wantCounts: ValueCounts{Built: 4, Valid: 4, NotSent: 4}, wantPushed: 4,
+			wantProblems: []string{"not_sent/ouDistrict1/deBirths001", "not_sent/ouDistrict1/deFacDel001",
+				"not_sent/ouHc0000001/deBirths001", "not_sent/ouHc0000001/deFacDel001"},
+			wantError: "4 of 4 values not sent",
 		},
 		{
 			name:    "credentials refused",
@@ -187,6 +193,12 @@ func TestService_Export(t *testing.T) {
 			}
 			if strings.Join(got, " ") != strings.Join(tt.wantProblems, " ") {
 				t.Errorf("problems = %v; want %v", got, tt.wantProblems)
+			}
+			if !strings.Contains(rep.Error, tt.wantError) {
+				t.Errorf("error = %q; want it to contain %q", rep.Error, tt.wantError)
+			}
+			if (rep.Cause != nil) != (rep.DataValues.NotSent > 0) {
+				t.Errorf("cause = %v with %d values not sent", rep.Cause, rep.DataValues.NotSent)
 			}
 			if rep.Status != StatusSuccessful && rep.Error == "" && len(rep.Problems) == 0 {
 				t.Error("an unsuccessful report says neither error nor problems")

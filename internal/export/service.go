@@ -9,15 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
 )
 
 // CHTSource is what the service reads from CHT. *cht.Client implements it.
@@ -65,8 +64,8 @@ type Service struct {
 	// (defaultProgressEvery when zero).
 	progressEvery time.Duration
 
-	mu      sync.Mutex
-	flights map[Request]*flight
+	flights flight.Group[Request, *Preview]
+	pushes  flight.Group[ExportRequest, *Report]
 }
 
 // tuning is implemented by sources that tell how they fetch owners
@@ -136,6 +135,29 @@ type InputError struct{ Err error }
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
+// StatusError is an error that decides the HTTP answer it calls for: the
+// status code and whether OpenHIM should retry the transaction (the
+// envelope's error member). The HTTP layer honours any error with
+// HTTPStatus() int and Retryable() bool methods, so other typed failures
+// (a month not ready, say) slot in the same way.
+type StatusError struct {
+	Code  int
+	Retry bool
+	Err   error
+}
+
+func (e *StatusError) Error() string   { return e.Err.Error() }
+func (e *StatusError) Unwrap() error   { return e.Err }
+func (e *StatusError) HTTPStatus() int { return e.Code }
+func (e *StatusError) Retryable() bool { return e.Retry }
+
+// NotConfigured wraps why the mediator cannot export yet (no CHT or DHIS2
+// configuration): 503, retried, as the configuration may arrive from the
+// OpenHIM console at any time.
+func NotConfigured(err error) error {
+	return &StatusError{Code: 503, Retry: true, Err: err}
+}
+
 // IsInputError reports whether err was caused by the request itself.
 func IsInputError(err error) bool {
 	var ie *InputError
@@ -154,83 +176,27 @@ func (s *Service) Preview(ctx context.Context, req Request) (*Preview, error) {
 	return s.shared(ctx, req, func(ctx context.Context) (*Preview, error) { return s.build(ctx, req) })
 }
 
-// flight is one build shared by concurrent identical requests.
-type flight struct {
-	done    chan struct{}
-	cancel  context.CancelFunc
-	waiters int
-	res     *Preview
-	err     error
-}
-
 // shared runs build once for all concurrent calls with the same req.
 func (s *Service) shared(ctx context.Context, req Request, build func(context.Context) (*Preview, error)) (*Preview, error) {
-	s.mu.Lock()
-	if s.flights == nil {
-		s.flights = make(map[Request]*flight)
+	res, _, err := s.flights.Do(ctx, req, build, nil)
+	if pe := (*flight.PanicError)(nil); errors.As(err, &pe) {
+		s.log.Error("panic while building a data value set", "data_set", req.DataSet,
+			"period", req.Period.Period(), "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+		return nil, fmt.Errorf("build %s %s: %w", req.DataSet, req.Period, err)
 	}
-	f, ok := s.flights[req]
-	if !ok {
-		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &flight{done: make(chan struct{}), cancel: cancel}
-		s.flights[req] = f
-		go func() {
-			defer close(f.done)
-			defer cancel()
-			defer s.forget(req, f)
-			defer func() {
-				if r := recover(); r != nil {
-					s.log.Error("panic while building a data value set", "data_set", req.DataSet,
-						"period", req.Period.Period(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-					f.err = fmt.Errorf("build %s %s: panic: %v", req.DataSet, req.Period, r)
-				}
-			}()
-			f.res, f.err = build(fctx)
-		}()
-	}
-	f.waiters++
-	s.mu.Unlock()
-
-	select {
-	case <-f.done:
-		if f.err != nil {
-			return nil, f.err
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("build %s %s: %w", req.DataSet, req.Period, err)
 		}
-		p := *f.res
-		return &p, nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		f.waiters--
-		if f.waiters == 0 {
-			f.cancel()
-			if s.flights[req] == f {
-				delete(s.flights, req)
-			}
-		}
-		s.mu.Unlock()
-		return nil, fmt.Errorf("build %s %s: %w", req.DataSet, req.Period, context.Cause(ctx))
+		return nil, err
 	}
-}
-
-// forget removes f so that later calls start a new build.
-func (s *Service) forget(req Request, f *flight) {
-	s.mu.Lock()
-	if s.flights[req] == f {
-		delete(s.flights, req)
-	}
-	s.mu.Unlock()
+	p := *res
+	return &p, nil
 }
 
 // waiting returns the number of callers waiting for the build of req (for
 // tests).
-func (s *Service) waiting(req Request) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f, ok := s.flights[req]; ok {
-		return f.waiters
-	}
-	return 0
-}
+func (s *Service) waiting(req Request) int { return s.flights.Waiting(req) }
 
 // build reads CHT and builds the data value set of req.
 func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {

@@ -2,16 +2,25 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 )
+
+// ErrShutdown is the cause of the context of a request whose work the
+// mediator stopped because it is shutting down (Options.Shutdown): the
+// answer is still sent, as a 503 that OpenHIM may retry.
+var ErrShutdown = errors.New("interrupted: the mediator is shutting down")
 
 // Inner content types of response.body.
 const contentTypeJSON = "application/json"
@@ -45,6 +54,18 @@ func (s *server) writeEnvelope(c *gin.Context, a answer) {
 	if a.err != "" {
 		env.Error = &openhim.Error{Message: a.err}
 	}
+	s.redactEnvelope(&env)
+	if s.clientGone(c) {
+		// Nobody reads this answer: record that it was never sent, so that
+		// the access log does not show a status the client never got.
+		if a.code != StatusClientClosedRequest { // else fail has logged it
+			s.reqLog(c).Error("the client went away before the answer: not sent", "status", a.code, "envelope_status", a.status,
+				"error", envelopeError(env))
+		}
+		c.Status(StatusClientClosedRequest)
+		c.Abort()
+		return
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -57,6 +78,77 @@ func (s *server) writeEnvelope(c *gin.Context, a answer) {
 	c.Header("Content-Type", openhim.ContentType)
 	c.Status(a.code)
 	_, _ = c.Writer.Write(buf.Bytes())
+}
+
+// keyAnswerAnyway, set on the gin context, makes writeEnvelope answer even
+// though the request's context has ended: a client whose body could not be
+// read (cut off, too slow) may still read the answer that says so.
+const keyAnswerAnyway = "answer_anyway"
+
+// envelopeError is the envelope's error message, or "".
+func envelopeError(env openhim.Response) string {
+	if env.Error == nil {
+		return ""
+	}
+	return env.Error.Message
+}
+
+// clientGone reports whether the request's client went away (its context
+// ended for another reason than the mediator's shutdown, whose answers are
+// still sent).
+func (s *server) clientGone(c *gin.Context) bool {
+	if c.GetBool(keyAnswerAnyway) {
+		return false
+	}
+	ctx := c.Request.Context()
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), ErrShutdown)
+}
+
+// redactEnvelope redacts every string of env that can carry text from
+// elsewhere: the error, the response body and headers, the properties and
+// every part of every orchestration.
+func (s *server) redactEnvelope(env *openhim.Response) {
+	r := s.redactor
+	if env.Error != nil {
+		env.Error.Message = r.String(env.Error.Message)
+		env.Error.Stack = r.String(env.Error.Stack)
+	}
+	env.Response.Body = r.String(env.Response.Body)
+	redactHeaders(r, env.Response.Headers)
+	for k, v := range env.Properties {
+		env.Properties[k] = r.String(v)
+	}
+	for i := range env.Orchestrations {
+		o := &env.Orchestrations[i]
+		o.Name = r.String(o.Name)
+		o.Request.Path = r.String(o.Request.Path)
+		o.Request.QueryString = r.String(o.Request.QueryString)
+		o.Request.Body = r.String(o.Request.Body)
+		o.Request.Headers = redactHeaders(r, maps.Clone(o.Request.Headers))
+		if o.Response != nil {
+			resp := *o.Response
+			resp.Body = r.String(resp.Body)
+			resp.Headers = redactHeaders(r, maps.Clone(resp.Headers))
+			o.Response = &resp
+		}
+		if o.Error != nil {
+			o.Error = &openhim.Error{Message: r.String(o.Error.Message), Stack: r.String(o.Error.Stack)}
+		}
+	}
+}
+
+// redactHeaders redacts the values of h in place and returns it.
+// Authorization and cookies are removed whole.
+func redactHeaders(r *redact.Redactor, h map[string]string) map[string]string {
+	for k, v := range h {
+		switch strings.ToLower(k) {
+		case "authorization", "proxy-authorization", "cookie", "set-cookie":
+			h[k] = redact.Mask
+		default:
+			h[k] = r.String(v)
+		}
+	}
+	return h
 }
 
 // sanitizeOrchestrations returns a non-nil slice whose every entry has what
@@ -91,15 +183,17 @@ func errorBody(code int, msg, errorCode string) []byte {
 		HTTPStatus:     statusText(code),
 		HTTPStatusCode: code,
 		Status:         "ERROR",
-		Message:        redact(msg),
+		Message:        msg,
 		ErrorCode:      errorCode,
 	})
 	return b
 }
 
 // writeError answers code with msg in an envelope whose status follows
-// envelopeStatus. props are the request's properties, if known.
-func (s *server) writeError(c *gin.Context, code int, msg, errorCode string, props map[string]string, orchs []openhim.Orchestration) {
+// envelopeStatus; retry sets the envelope's error member, which flags the
+// transaction for core's auto-retry. props are the request's properties, if
+// known. writeEnvelope redacts everything.
+func (s *server) writeError(c *gin.Context, code int, retry bool, msg, errorCode string, props map[string]string, orchs []openhim.Orchestration) {
 	a := answer{
 		code:           code,
 		status:         envelopeStatus(code),
@@ -107,8 +201,10 @@ func (s *server) writeError(c *gin.Context, code int, msg, errorCode string, pro
 		properties:     props,
 		orchestrations: orchs,
 	}
-	if retryable(code) {
-		a.err = redact(msg)
+	if retry {
+		// A failure OpenHIM should retry is Failed, whatever its code (a
+		// 409 "month not ready" too).
+		a.err, a.status = msg, openhim.StatusFailed
 	}
 	s.writeEnvelope(c, a)
 }
@@ -142,21 +238,16 @@ func envelopeStatus(code int) string {
 }
 
 // retryable reports whether an error answer should carry the envelope's
-// error member, which flags the transaction for core's auto-retry.
-func retryable(code int) bool { return code >= 500 }
-
-var (
-	// userinfoRE matches the credentials of a URL: scheme://user:pass@.
-	userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s"']+@`)
-	// secretParamRE matches the value of a query parameter that carries a
-	// secret.
-	secretParamRE = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pwd|pass|token|access_token|api_?key|apitoken|secret)=)[^&\s"']*`)
-)
-
-// redact removes anything like user:pass@ from URLs and the values of
-// password or token query parameters. The clients never put credentials
-// into errors; this is the backstop.
-func redact(s string) string {
-	s = userinfoRE.ReplaceAllString(s, "${1}REDACTED@")
-	return secretParamRE.ReplaceAllString(s, "${1}REDACTED")
+// error member, which flags the transaction for core's auto-retry (core's
+// src/middleware/router.js sets autoRetry when a mediator's answer has an
+// error member): every 5xx (an upstream down, a timeout, a push stopped
+// part-way, a mediator not configured yet), and any error that says so
+// itself (Retryable() bool, such as a month not ready yet). Never a 4xx of
+// the client's own making.
+func retryable(code int, err error) bool {
+	var r interface{ Retryable() bool }
+	if err != nil && errors.As(err, &r) {
+		return r.Retryable()
+	}
+	return code >= 500 && code != StatusClientClosedRequest
 }

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
 )
 
@@ -49,35 +52,39 @@ func (s *server) postExport(c *gin.Context) {
 		props["orgUnit"] = p.OrgUnit
 	}
 
-	ctx, collect := s.withRecorder(c.Request.Context())
 	log := s.reqLog(c)
 
 	if p.DataSet != "" {
-		rep, err := s.exp.Export(ctx, req)
+		// The shared export records its own orchestrations.
+		rep, orchs, err := s.export(c.Request.Context(), req)
 		if err == nil && rep == nil {
 			err = errNoReport
 		}
 		if err != nil {
-			s.fail(c, err, props, collect())
+			s.fail(c, err, props, orchs)
 			return
 		}
-		rep = redactReport(rep)
 		body, err := json.Marshal(rep)
 		if err != nil {
-			s.fail(c, err, props, collect())
+			s.fail(c, err, props, orchs)
 			return
 		}
-		code := reportCode(rep.Status)
-		if code >= 500 {
-			log.Error("export failed", "data_set", rep.DataSet, "period", rep.Period, "err", rep.Error)
-		}
-		s.writeEnvelope(c, answer{
+		code, retry := reportAnswer(rep)
+		a := answer{
 			code: code, status: rep.Status, body: body,
-			properties: reportProperties(props, []*export.Report{rep}), orchestrations: collect(),
-		})
+			properties: reportProperties(props, []*export.Report{rep}), orchestrations: orchs,
+		}
+		if retry {
+			a.err = "data set " + rep.DataSet + ": " + rep.Error
+		}
+		if code >= 500 {
+			log.Error("export failed", "data_set", rep.DataSet, "period", rep.Period, "status", code, "not_sent", rep.DataValues.NotSent, "err", rep.Error)
+		}
+		s.writeEnvelope(c, a)
 		return
 	}
 
+	ctx, collect := s.withRecorder(c.Request.Context())
 	ids, err := s.exp.DataSets(ctx)
 	if err != nil {
 		s.fail(c, err, props, collect())
@@ -86,10 +93,12 @@ func (s *server) postExport(c *gin.Context) {
 	set := reportSet{Period: period.Period(), DryRun: req.DryRun, Reports: make([]*export.Report, 0, len(ids))}
 	var codes []int
 	var retryErr string
+	var orchs []openhim.Orchestration
 	for _, id := range ids {
 		r := req
 		r.DataSet = id
-		rep, err := s.exp.Export(ctx, r)
+		rep, o, err := s.export(c.Request.Context(), r)
+		orchs = append(orchs, o...)
 		if err == nil && rep == nil {
 			err = errNoReport
 		}
@@ -97,12 +106,12 @@ func (s *server) postExport(c *gin.Context) {
 			code := statusFor(err)
 			if code == StatusClientClosedRequest {
 				// The client went away: stop, there is nobody to answer.
-				s.fail(c, err, props, collect())
+				s.fail(c, err, props, append(collect(), orchs...))
 				return
 			}
-			log.Error("export failed", "data_set", id, "period", set.Period, "err", redact(err.Error()))
-			if retryable(code) && retryErr == "" {
-				retryErr = "data set " + id + ": " + redact(err.Error())
+			log.Error("export failed", "data_set", id, "period", set.Period, "err", err)
+			if retryable(code, err) && retryErr == "" {
+				retryErr = "data set " + id + ": " + err.Error()
 			}
 			rep = &export.Report{
 				Status: export.StatusFailed, DataSet: id, Period: set.Period, DryRun: req.DryRun,
@@ -110,15 +119,27 @@ func (s *server) postExport(c *gin.Context) {
 			}
 			codes = append(codes, code)
 		} else {
-			codes = append(codes, reportCode(rep.Status))
+			code, retry := reportAnswer(rep)
+			if retry && retryErr == "" {
+				retryErr = "data set " + id + ": " + rep.Error
+			}
+			if code >= 500 {
+				log.Error("export failed", "data_set", id, "period", set.Period, "status", code, "not_sent", rep.DataValues.NotSent, "err", rep.Error)
+			}
+			codes = append(codes, code)
 		}
-		set.Reports = append(set.Reports, redactReport(rep))
+		set.Reports = append(set.Reports, rep)
 	}
 	if len(ids) > 0 {
 		props["dataSet"] = strings.Join(ids, ",")
 	}
 	a := answer{properties: reportProperties(props, set.Reports), err: retryErr}
 	a.code, a.status = combine(set.Reports, codes)
+	if retryErr != "" && a.code < 500 {
+		// A data set's push stopped part-way or its upstream failed: the
+		// answer must say so, so that OpenHIM retries the transaction.
+		a.code = slices.Max(codes)
+	}
 	if len(ids) == 0 {
 		set.Error = "nothing to export: CHT's app settings define no dhis_data_sets"
 		a.code, a.status, a.err = http.StatusBadGateway, openhim.StatusFailed, set.Error
@@ -129,7 +150,7 @@ func (s *server) postExport(c *gin.Context) {
 		s.fail(c, err, props, collect())
 		return
 	}
-	a.orchestrations = collect()
+	a.orchestrations = append(collect(), orchs...)
 	s.writeEnvelope(c, a)
 }
 
@@ -137,13 +158,66 @@ func (s *server) postExport(c *gin.Context) {
 // nor an error: a bug, so a 500.
 var errNoReport = errors.New("export: the exporter returned no report")
 
-// reportCode is the HTTP status of an export report: 200 when anything was
-// imported (the body tells what was rejected), 502 when nothing was.
-func reportCode(status string) int {
-	if status == export.StatusFailed {
-		return http.StatusBadGateway
+// exportResult is what a shared export hands every waiter.
+type exportResult struct {
+	rep   *export.Report
+	orchs []openhim.Orchestration
+}
+
+// export runs req, sharing one run (one CHT read, one push) between
+// identical concurrent requests: every waiter gets the same report and the
+// orchestrations of the calls it depended on. The run stops when every
+// waiter has gone, or when the mediator shuts down (Options.Shutdown):
+// then the push stops between chunks and the report lists what was not
+// sent.
+func (s *server) export(ctx context.Context, req export.ExportRequest) (*export.Report, []openhim.Orchestration, error) {
+	res, _, err := s.exports.Do(ctx, req, func(ctx context.Context) (exportResult, error) {
+		ctx, stop := s.stoppable(ctx)
+		defer stop()
+		ctx, collect := s.withRecorder(ctx)
+		rep, err := s.exp.Export(ctx, req)
+		if err != nil && errors.Is(context.Cause(ctx), ErrShutdown) {
+			err = fmt.Errorf("%w: %w", ErrShutdown, err)
+		}
+		return exportResult{rep: rep, orchs: collect()}, err
+	}, nil)
+	return res.rep, slices.Clone(res.orchs), err
+}
+
+// stoppable returns ctx canceled, with ErrShutdown as its cause, when the
+// mediator shuts down.
+func (s *server) stoppable(ctx context.Context) (context.Context, func()) {
+	if s.shutdown == nil {
+		return ctx, func() {}
 	}
-	return http.StatusOK
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.shutdown, func() { cancel(ErrShutdown) })
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// reportAnswer is the HTTP status of an export report and whether its
+// answer carries the envelope's error member (OpenHIM's auto-retry):
+//
+//   - a push stopped part-way (Report.Cause): 502, 504 on a timeout, 503 at
+//     shutdown; retried, as a later run can send what this one could not;
+//   - nothing imported because validation or DHIS2 refused it: 502, not
+//     retried (a retry meets the same refusal);
+//   - anything imported: 200, whatever was rejected (the report says what).
+func reportAnswer(rep *export.Report) (int, bool) {
+	if rep.Cause != nil || rep.DataValues.NotSent > 0 {
+		code := statusFor(rep.Cause)
+		if code < 500 || code == StatusClientClosedRequest {
+			code = http.StatusBadGateway
+		}
+		if strings.Contains(rep.Error, ErrShutdown.Error()) {
+			code = http.StatusServiceUnavailable
+		}
+		return code, true
+	}
+	if rep.Status == export.StatusFailed {
+		return http.StatusBadGateway, false
+	}
+	return http.StatusOK, false
 }
 
 // combine gives the HTTP and OpenHIM status of an export of several data
@@ -183,12 +257,13 @@ func envelopeStatusOfFailure(code int) string {
 // reportProperties adds the counts of reports to props, as strings: the
 // sums over every report, and the number of distinct org units.
 func reportProperties(props map[string]string, reports []*export.Report) map[string]string {
-	var built, valid, rejected, imported, updated, ignored, conflicts int
+	var built, valid, rejected, notSent, imported, updated, ignored, conflicts int
 	orgUnits := map[string]bool{}
 	for _, r := range reports {
 		built += r.DataValues.Built
 		valid += r.DataValues.Valid
 		rejected += r.DataValues.Rejected
+		notSent += r.DataValues.NotSent
 		for _, ou := range r.OrgUnits {
 			orgUnits[ou] = true
 		}
@@ -200,7 +275,7 @@ func reportProperties(props map[string]string, reports []*export.Report) map[str
 		}
 	}
 	for k, v := range map[string]int{
-		"orgUnits": len(orgUnits), "built": built, "valid": valid, "rejected": rejected,
+		"orgUnits": len(orgUnits), "built": built, "valid": valid, "rejected": rejected, "notSent": notSent,
 		"imported": imported, "updated": updated, "ignored": ignored, "conflicts": conflicts,
 	} {
 		props[k] = strconv.Itoa(v)
@@ -208,26 +283,18 @@ func reportProperties(props map[string]string, reports []*export.Report) map[str
 	return props
 }
 
-// redactReport returns rep with its error text redacted (a copy when that
-// changes anything).
-func redactReport(rep *export.Report) *export.Report {
-	if rep.Error == "" {
-		return rep
-	}
-	if r := redact(rep.Error); r != rep.Error {
-		cp := *rep
-		cp.Error = r
-		return &cp
-	}
-	return rep
-}
-
 // fail answers an error of the Exporter: the status is statusFor(err), the
 // message the error's text, redacted.
 func (s *server) fail(c *gin.Context, err error, props map[string]string, orchs []openhim.Orchestration) {
 	code := statusFor(err)
 	log := s.reqLog(c)
-	msg := redact(err.Error())
+	if pe := (*flight.PanicError)(nil); errors.As(err, &pe) {
+		log.Error("panic while handling a request", "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+		s.writeError(c, http.StatusInternalServerError, true,
+			"internal error: the mediator's log has the details under request_id "+c.GetString(keyRequestID), "", props, orchs)
+		return
+	}
+	msg := err.Error()
 	switch {
 	case code == StatusClientClosedRequest:
 		log.Info("client went away", "err", msg)
@@ -236,7 +303,7 @@ func (s *server) fail(c *gin.Context, err error, props map[string]string, orchs 
 	default:
 		log.Error("request failed", "status", code, "err", msg)
 	}
-	s.writeError(c, code, msg, "", props, orchs)
+	s.writeError(c, code, retryable(code, err), msg, "", props, orchs)
 }
 
 // badRequest answers a parameter error.
@@ -247,5 +314,5 @@ func (s *server) badRequest(c *gin.Context, err error, props map[string]string) 
 		code = pe.ErrorCode
 	}
 	s.reqLog(c).Info("bad request", "err", err.Error())
-	s.writeError(c, http.StatusBadRequest, err.Error(), code, props, nil)
+	s.writeError(c, http.StatusBadRequest, false, err.Error(), code, props, nil)
 }

@@ -5,26 +5,33 @@
 // (application/json+openhim, OpenHIM core src/middleware/router.js), and errors map to HTTP and
 // OpenHIM status in one function, statusFor.
 //
-// Status mapping (HTTP status = envelope response.status = outer status):
+// Status mapping (HTTP status = envelope response.status = outer status).
+// OpenHIM core marks a transaction for auto-retry only when the mediator's
+// answer has an error member (core's src/middleware/router.js), so every
+// transient failure carries one and no failure a retry cannot fix does:
 //
-//	outcome                                          HTTP  envelope status
-//	export Successful                                200   Successful
-//	export Completed with error(s) (values rejected) 200   Completed with error(s)
-//	export Failed (nothing imported; report says why) 502  Failed
-//	bad parameter, unknown data set or org unit      400   Completed
-//	inbound basic auth missing or wrong              401   Completed
-//	unknown path / method                            404 / 405  Completed
-//	request body over MaxBodyBytes                   413   Completed
-//	client went away (context.Canceled)              499   Failed
-//	CHT or DHIS2 unreachable, refused, bad answer    502   Failed (+ envelope error: auto-retry)
-//	deadline exceeded outside any upstream call      504   Failed (+ envelope error)
-//	anything else, including a recovered panic       500   Failed (+ envelope error)
+//	outcome                                          HTTP  envelope status            error member
+//	export Successful                                200   Successful                 no
+//	export Completed with error(s) (values refused)  200   Completed with error(s)    no
+//	export Failed: validation or DHIS2 refused all   502   Failed                     no
+//	push stopped part-way (Report.Cause)             502   Completed with error(s)    yes: upstream, values not sent
+//	                                                       or Failed (none imported)
+//	export stopped at shutdown                       503   as the report              yes
+//	bad parameter, unknown data set or org unit      400   Completed                  no
+//	the client's body unreadable / too slow          400 / 408  Completed             no
+//	inbound basic auth missing or wrong              401   Completed                  no
+//	unknown path / method                            404 / 405  Completed             no
+//	request body over MaxBodyBytes                   413   Completed                  no
+//	client went away (context.Canceled)              499   Failed (never sent)        no
+//	mediator not configured (export.NotConfigured)   503   Failed                     yes
+//	CHT or DHIS2 unreachable, refused, bad answer    502   Failed                     yes
+//	deadline exceeded outside any upstream call      504   Failed                     yes
+//	anything else, including a recovered panic       500   Failed                     yes
 //
-// A 4xx is "Completed" because that is what core computes for a 4xx on its
-// own: the mediator worked, the request was wrong. The envelope's
-// error member, which flags the transaction for core's auto-retry, is set
-// only for 5xx errors that a later run may not meet (an upstream down), never
-// for a report DHIS2 answered.
+// An error with HTTPStatus() int (and Retryable() bool) decides its own
+// row: a retryable one is Failed with the error member whatever its code.
+// A 4xx is otherwise "Completed" because that is what core computes for a
+// 4xx on its own: the mediator worked, the request was wrong.
 //
 // Several data sets (GET /export without dataSet, as a polling channel sends
 // it): response.body is always an object
@@ -38,7 +45,8 @@
 // "Failed" and its error; the others still run. The envelope status is
 // Successful when every data set is, Failed when every one failed (HTTP 502,
 // or 400 when every failure was an input error such as an org unit mapped
-// in no data set), else Completed with error(s) (HTTP 200).
+// in no data set), else Completed with error(s) (HTTP 200, or the highest
+// 5xx with the error member when any data set failed transiently).
 package httpapi
 
 import (
@@ -53,7 +61,9 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 )
 
 // Exporter is what the handlers need. *export.Service implements it.
@@ -106,6 +116,18 @@ type Options struct {
 	// this long for identical pulls (server.pull_cache_ttl); zero builds
 	// every pull.
 	PullCacheTTL time.Duration
+	// Redactor redacts credentials from everything an answer carries
+	// (envelope error, response body, orchestrations, properties) and from
+	// /health. Without it only the rules that need no configured secret
+	// apply.
+	Redactor *redact.Redactor
+	// Shutdown, optional, is canceled when the mediator stops waiting for
+	// running exports: their pushes stop between chunks, and each answer is
+	// a 503 whose report lists the values not sent.
+	Shutdown context.Context
+	// Configured, optional, returns nil when the mediator has what it needs
+	// to export (CHT and DHIS2), else why not: /health reports it.
+	Configured func() error
 }
 
 // server holds the handlers' dependencies.
@@ -122,6 +144,10 @@ type server struct {
 	maxBody     int64
 	validate    *validator.Validate
 	pulls       coalescer
+	exports     flight.Group[export.ExportRequest, exportResult]
+	redactor    *redact.Redactor
+	shutdown    context.Context
+	configured  func() error
 }
 
 // ginMode sets gin's mode once. gin keeps the mode in a package variable
@@ -161,11 +187,14 @@ func build(opts Options) (*server, http.Handler, error) {
 		password:    opts.Password,
 		health:      opts.Health,
 		now:         opts.Now,
-		log:         opts.Logger.With("component", "httpapi"),
+		log:         slog.New(redact.NewHandler(opts.Logger.Handler(), opts.Redactor)).With("component", "httpapi"),
 		recorderFor: opts.RecorderFor,
 		maxBody:     opts.MaxBodyBytes,
 		validate:    newValidator(),
 		pulls:       coalescer{ttl: opts.PullCacheTTL, now: time.Now},
+		redactor:    opts.Redactor,
+		shutdown:    opts.Shutdown,
+		configured:  opts.Configured,
 	}
 	if s.now == nil {
 		s.now = time.Now

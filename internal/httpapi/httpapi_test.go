@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -55,7 +56,7 @@ func TestEndpoints_golden(t *testing.T) {
 		{name: "export-poll-every-data-set", method: "GET", target: "/export",
 			exp: &fakeExporter{dataSets: []string{"VMuFODsyWaO", "dsOther0001"}}, opts: withRecorder, wantCode: 200, wantStat: openhim.StatusSuccessful},
 		{name: "export-every-data-set-one-fails", method: "GET", target: "/export?period=202406",
-			exp: &fakeExporter{dataSets: []string{"VMuFODsyWaO", "dsOther0001"}, exportFn: upstreamOnSecond}, wantCode: 200, wantStat: openhim.StatusCompletedWithErrors},
+			exp: &fakeExporter{dataSets: []string{"VMuFODsyWaO", "dsOther0001"}, exportFn: upstreamOnSecond}, wantCode: 502, wantStat: openhim.StatusCompletedWithErrors},
 		{name: "export-no-data-sets", method: "GET", target: "/export",
 			exp: &fakeExporter{}, wantCode: 502, wantStat: openhim.StatusFailed},
 		{name: "export-input-error", method: "POST", target: "/export?dataSet=VMuFODsyWaO&period=202406",
@@ -167,7 +168,7 @@ func TestExport_everyDataSetCombines(t *testing.T) {
 		{"all input errors", []string{"input", "input"}, 400, openhim.StatusCompleted, false},
 		{"input and upstream", []string{"input", "upstream"}, 502, openhim.StatusFailed, true},
 		{"internal and failed", []string{"internal", "failed"}, 502, openhim.StatusFailed, true},
-		{"upstream and ok", []string{"upstream", "ok"}, 200, openhim.StatusCompletedWithErrors, true},
+		{"upstream and ok", []string{"upstream", "ok"}, 502, openhim.StatusCompletedWithErrors, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -392,19 +393,34 @@ func TestNoRecorder_orchestrationsEmptyArray(t *testing.T) {
 	}
 }
 
-func TestHTTPStatusMatchesReportStatus(t *testing.T) {
+func TestReportAnswer(t *testing.T) {
+	pushErr := errors.New("dhis2: post data values: status 500")
+	timeout := fmt.Errorf("dhis2: post data values: %w", context.DeadlineExceeded)
 	tests := []struct {
-		status string
-		want   int
+		name      string
+		rep       export.Report
+		want      int
+		wantRetry bool
 	}{
-		{export.StatusSuccessful, 200},
-		{export.StatusCompletedWithErrors, 200},
-		{export.StatusFailed, 502},
+		{"successful", export.Report{Status: export.StatusSuccessful}, 200, false},
+		{"values refused", export.Report{Status: export.StatusCompletedWithErrors}, 200, false},
+		{"nothing valid", export.Report{Status: export.StatusFailed}, 502, false},
+		{"push stopped after a chunk", export.Report{Status: export.StatusCompletedWithErrors, Cause: pushErr,
+			DataValues: export.ValueCounts{NotSent: 18}}, 502, true},
+		{"push stopped at the first chunk", export.Report{Status: export.StatusFailed, Cause: pushErr,
+			DataValues: export.ValueCounts{NotSent: 28}}, 502, true},
+		{"push timed out (an upstream's timeout is an upstream failure)", export.Report{Status: export.StatusFailed, Cause: timeout,
+			DataValues: export.ValueCounts{NotSent: 28}}, 502, true},
+		{"push stopped at shutdown", export.Report{Status: export.StatusCompletedWithErrors, Cause: pushErr,
+			Error: "the export was interrupted (" + ErrShutdown.Error() + "): 18 of 28 values not sent", DataValues: export.ValueCounts{NotSent: 18}}, 503, true},
 	}
 	for _, tt := range tests {
-		if got := reportCode(tt.status); got != tt.want {
-			t.Errorf("reportCode(%q) = %d; want %d", tt.status, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, retry := reportAnswer(&tt.rep)
+			if got != tt.want || retry != tt.wantRetry {
+				t.Errorf("reportAnswer = %d, %t; want %d, %t", got, retry, tt.want, tt.wantRetry)
+			}
+		})
 	}
 }
 

@@ -6,14 +6,17 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -77,24 +80,53 @@ func (s *server) reqLog(c *gin.Context) *slog.Logger {
 	return s.log
 }
 
+// Caps of what the access log copies from a request: whatever a client
+// sends, one line stays small.
+const (
+	maxLoggedPath   = 256
+	maxLoggedQuery  = 512
+	maxLoggedMethod = 16
+)
+
 // accessLog logs every request once it is answered: method, path, status,
 // duration, request ID, and the query with secret-looking parameters
-// redacted. Never headers, so never Authorization.
+// redacted. Method, path and query are cut to a few hundred bytes (with the
+// full length said), and an unauthenticated request's query is not logged
+// at all: nobody can grow the log by sending long requests. Never headers,
+// so never Authorization.
 func (s *server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	status := c.Writer.Status()
 	attrs := []any{
-		"method", c.Request.Method,
-		"path", c.Request.URL.Path,
-		"status", c.Writer.Status(),
+		"method", capped(c.Request.Method, maxLoggedMethod),
+		"path", capped(c.Request.URL.Path, maxLoggedPath),
+		"status", status,
 		"duration", time.Since(start),
-		"bytes", c.Writer.Size(),
+		"bytes", max(c.Writer.Size(), 0),
 		"remote", c.ClientIP(),
 	}
-	if c.Request.URL.RawQuery != "" {
-		attrs = append(attrs, "query", redactQuery(c.Request.URL.RawQuery))
+	if raw := c.Request.URL.RawQuery; raw != "" {
+		if status == http.StatusUnauthorized {
+			attrs = append(attrs, "query_bytes", len(raw))
+		} else {
+			attrs = append(attrs, "query", capped(redactQuery(capped(raw, 4*maxLoggedQuery)), maxLoggedQuery))
+		}
 	}
 	s.reqLog(c).Info("request", attrs...)
+}
+
+// capped returns s cut to at most n bytes, on a UTF-8 boundary, saying how
+// long it was when cut.
+func capped(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:i], len(s))
 }
 
 // secretParams are query parameter names whose values are never logged
@@ -133,9 +165,9 @@ func (s *server) recover(c *gin.Context) {
 			panic(r)
 		}
 		id := c.GetString(keyRequestID)
-		s.reqLog(c).Error("panic while handling a request", "panic", redact(fmt.Sprint(r)), "stack", string(debug.Stack()))
+		s.reqLog(c).Error("panic while handling a request", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		if !c.Writer.Written() {
-			s.writeError(c, http.StatusInternalServerError,
+			s.writeError(c, http.StatusInternalServerError, true,
 				"internal error: the mediator's log has the details under request_id "+id, "", nil, nil)
 		}
 		c.Abort()
@@ -162,7 +194,7 @@ func (s *server) basicAuth(c *gin.Context) {
 		}
 		s.reqLog(c).Warn("unauthorized request", "reason", reason)
 		c.Header("WWW-Authenticate", `Basic realm="cht-dhis2-mediator", charset="UTF-8"`)
-		s.writeError(c, http.StatusUnauthorized,
+		s.writeError(c, http.StatusUnauthorized, false,
 			"unauthorized: "+reason+" (the OpenHIM route must send server.username and server.password as basic auth)", "", nil, nil)
 		c.Abort()
 		return
@@ -180,7 +212,7 @@ func (s *server) limitBody(c *gin.Context) {
 		return
 	}
 	tooLarge := func() {
-		s.writeError(c, http.StatusRequestEntityTooLarge,
+		s.writeError(c, http.StatusRequestEntityTooLarge, false,
 			fmt.Sprintf("request body larger than %d bytes: parameters go in the query string", s.maxBody), "", nil, nil)
 		c.Abort()
 	}
@@ -192,7 +224,16 @@ func (s *server) limitBody(c *gin.Context) {
 	_ = body.Close()
 	switch {
 	case err != nil:
-		s.writeError(c, statusFor(err), "read request body: "+err.Error(), "", nil, nil)
+		// The client's own body could not be read (too slow, cut off): the
+		// client's mistake, which a retry by OpenHIM cannot fix. 408 for a
+		// read that timed out, else 400; Completed, no error member.
+		code := http.StatusBadRequest
+		if isTimeout(err) {
+			code = http.StatusRequestTimeout
+		}
+		s.reqLog(c).Info("request body unreadable", "status", code, "err", err)
+		c.Set(keyAnswerAnyway, true)
+		s.writeError(c, code, false, "read request body: "+err.Error(), "", nil, nil)
 		c.Abort()
 		return
 	case int64(len(b)) > s.maxBody:
@@ -203,9 +244,15 @@ func (s *server) limitBody(c *gin.Context) {
 	c.Next()
 }
 
+// isTimeout reports whether err is a timeout (a read deadline passed).
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &t) && t.Timeout()
+}
+
 // noRoute answers an unknown path.
 func (s *server) noRoute(c *gin.Context) {
-	s.writeError(c, http.StatusNotFound,
+	s.writeError(c, http.StatusNotFound, false,
 		fmt.Sprintf("no endpoint %s %s: use POST or GET /export, GET /dataValueSets, GET /health", c.Request.Method, c.Request.URL.Path), "", nil, nil)
 }
 
@@ -213,6 +260,6 @@ func (s *server) noRoute(c *gin.Context) {
 // the Allow header.
 func (s *server) noMethod(c *gin.Context) {
 	allow := c.Writer.Header().Get("Allow")
-	s.writeError(c, http.StatusMethodNotAllowed,
+	s.writeError(c, http.StatusMethodNotAllowed, false,
 		fmt.Sprintf("method %s is not allowed on %s: use %s", c.Request.Method, c.Request.URL.Path, allow), "", nil, nil)
 }

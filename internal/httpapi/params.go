@@ -81,7 +81,7 @@ func (s *server) bindQuery(path, raw string, dst any) error {
 	var unknown []string
 	for k := range q {
 		if _, ok := fields[k]; !ok {
-			unknown = append(unknown, strconv.Quote(k))
+			unknown = append(unknown, strconv.Quote(capped(k, maxQuoted)))
 		}
 	}
 	if len(unknown) > 0 {
@@ -120,10 +120,13 @@ func (s *server) bindQuery(path, raw string, dst any) error {
 	return nil
 }
 
+// maxQuoted bounds how much of a parameter an error message quotes.
+const maxQuoted = 64
+
 // paramMessage says what is wrong with one parameter, naming it, and gives
 // DHIS2's error code for a missing required parameter of the pull.
 func paramMessage(fe validator.FieldError) (msg, errorCode string) {
-	name, value := fe.Field(), fmt.Sprint(fe.Value())
+	name, value := fe.Field(), capped(fmt.Sprint(fe.Value()), maxQuoted)
 	switch fe.Tag() {
 	case "required":
 		switch name {

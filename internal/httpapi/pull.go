@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
 )
 
@@ -58,12 +58,6 @@ func (s *server) getDataValueSets(c *gin.Context) {
 		}
 		return pv, collect(), err
 	})
-	if pe := (*panicError)(nil); errors.As(err, &pe) {
-		s.reqLog(c).Error("panic while building a data value set", "panic", redact(fmt.Sprint(pe.value)), "stack", string(pe.stack))
-		s.writeError(c, http.StatusInternalServerError,
-			"internal error: the mediator's log has the details under request_id "+c.GetString(keyRequestID), "", props, res.orchs)
-		return
-	}
 	if err != nil {
 		s.fail(c, err, props, res.orchs)
 		return
@@ -102,14 +96,13 @@ func pullKey(r export.Request) string {
 	return fmt.Sprintf("%s|%s|%s|%t", r.DataSet, r.Period.Period(), r.OrgUnit, r.Children)
 }
 
-// coalescer runs one build for identical concurrent pulls. The build runs
-// with a context detached from any one client (it keeps the first client's
-// values) and is canceled when its last waiting client goes away, so a
-// client that disconnects cancels the work unless another still waits for
-// it. Every waiter gets the same result and the same orchestrations: the
-// calls its answer depended on. (The export service also shares identical
-// builds, so a pull and an export of the same data set and period read CHT
-// once; this layer adds the shared orchestrations and the cache.)
+// coalescer runs one build for identical concurrent pulls (a flight.Group:
+// the build runs detached from any one client, keeping the first client's
+// values, and is canceled when its last waiting client goes away). Every
+// waiter gets the same result and the same orchestrations: the calls its
+// answer depended on. (The export service also shares identical builds, so
+// a pull and an export of the same data set and period read CHT once; this
+// layer adds the shared orchestrations and the cache.)
 //
 // With a positive ttl a successful result is kept that long and identical
 // pulls get it, with its orchestrations, without building.
@@ -117,8 +110,8 @@ type coalescer struct {
 	ttl time.Duration
 	now func() time.Time
 
+	flights flight.Group[string, flightResult]
 	mu      sync.Mutex
-	flights map[string]*flight
 	cache   map[string]cachedPull
 }
 
@@ -128,27 +121,10 @@ type cachedPull struct {
 	until time.Time
 }
 
-type flight struct {
-	done    chan struct{}
-	cancel  context.CancelFunc
-	waiters int
-	res     flightResult
-	err     error
-}
-
 type flightResult struct {
 	preview *export.Preview
 	orchs   []openhim.Orchestration
 }
-
-// panicError is a panic in a coalesced build, turned into an error so that
-// it cannot take the process down from its goroutine.
-type panicError struct {
-	value any
-	stack []byte
-}
-
-func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
 // do runs fn once for every concurrent call with the same key and returns
 // its result, or ctx's error when ctx is done first.
@@ -161,75 +137,32 @@ func (g *coalescer) do(ctx context.Context, key string, fn func(context.Context)
 		}
 		delete(g.cache, key)
 	}
-	if g.flights == nil {
-		g.flights = map[string]*flight{}
-	}
-	f, ok := g.flights[key]
-	if !ok {
-		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &flight{done: make(chan struct{}), cancel: cancel}
-		g.flights[key] = f
-		go func() {
-			defer cancel()
-			defer close(f.done)
-			defer func() {
-				if r := recover(); r != nil {
-					f.err = &panicError{value: r, stack: debug.Stack()}
-				}
-			}()
-			defer g.forget(key, f)
-			pv, orchs, err := fn(fctx)
-			f.res, f.err = flightResult{preview: pv, orchs: orchs}, err
-		}()
-	}
-	f.waiters++
 	g.mu.Unlock()
-
-	select {
-	case <-f.done:
-		return flightResult{preview: f.res.preview, orchs: slices.Clone(f.res.orchs)}, f.err
-	case <-ctx.Done():
-		g.mu.Lock()
-		f.waiters--
-		if f.waiters == 0 {
-			f.cancel()
-			if g.flights[key] == f {
-				delete(g.flights, key)
-			}
-		}
-		g.mu.Unlock()
-		return flightResult{}, context.Cause(ctx)
-	}
+	res, _, err := g.flights.Do(ctx, key, func(ctx context.Context) (flightResult, error) {
+		pv, orchs, err := fn(ctx)
+		return flightResult{preview: pv, orchs: orchs}, err
+	}, func(res flightResult, err error) { g.keep(key, res, err) })
+	return flightResult{preview: res.preview, orchs: slices.Clone(res.orchs)}, err
 }
 
-// forget removes f so that later calls start a new build, keeping its
-// result for the ttl when it succeeded.
-func (g *coalescer) forget(key string, f *flight) {
+// keep keeps a successful result for the ttl.
+func (g *coalescer) keep(key string, res flightResult, err error) {
+	if g.ttl <= 0 || err != nil || res.preview == nil {
+		return
+	}
 	g.mu.Lock()
-	if g.flights[key] == f {
-		delete(g.flights, key)
+	defer g.mu.Unlock()
+	if g.cache == nil {
+		g.cache = map[string]cachedPull{}
 	}
-	if g.ttl > 0 && f.err == nil && f.res.preview != nil {
-		if g.cache == nil {
-			g.cache = map[string]cachedPull{}
+	now := g.now()
+	for k, c := range g.cache { // drop what has expired: the cache stays small
+		if !now.Before(c.until) {
+			delete(g.cache, k)
 		}
-		now := g.now()
-		for k, c := range g.cache { // drop what has expired: the cache stays small
-			if !now.Before(c.until) {
-				delete(g.cache, k)
-			}
-		}
-		g.cache[key] = cachedPull{res: f.res, until: now.Add(g.ttl)}
 	}
-	g.mu.Unlock()
+	g.cache[key] = cachedPull{res: res, until: now.Add(g.ttl)}
 }
 
 // waiting returns the number of callers waiting for key (for tests).
-func (g *coalescer) waiting(key string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if f, ok := g.flights[key]; ok {
-		return f.waiters
-	}
-	return 0
-}
+func (g *coalescer) waiting(key string) int { return g.flights.Waiting(key) }

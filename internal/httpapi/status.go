@@ -17,6 +17,8 @@ import (
 // the only place that decides this:
 //
 //	nil                                        200
+//	an error with HTTPStatus() int             that status (the mediator not configured: 503)
+//	ErrShutdown (as a context's cause)         503  the mediator stopped the work at shutdown
 //	export.IsInputError                        400  the request names something CHT or DHIS2 lacks
 //	*http.MaxBytesError                        413
 //	context.Canceled                           499  the client went away; nobody reads the answer
@@ -30,9 +32,14 @@ import (
 // upstream failure.
 func statusFor(err error) int {
 	var tooLarge *http.MaxBytesError
+	var typed interface{ HTTPStatus() int }
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.As(err, &typed) && typed.HTTPStatus() >= 400:
+		return typed.HTTPStatus()
+	case errors.Is(err, ErrShutdown):
+		return http.StatusServiceUnavailable
 	case export.IsInputError(err):
 		return http.StatusBadRequest
 	case errors.As(err, &tooLarge):

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redirect"
 )
 
 // UserAgent is sent with every request to core.
@@ -169,7 +171,9 @@ func HTTPClient(cfg config.OpenHIM) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
 	tr.MaxIdleConnsPerHost = 2
-	return &http.Client{Transport: tr, Timeout: cfg.Timeout}, nil
+	// Core's root credentials go to core only: a redirect elsewhere (another
+	// port, http:// from https://) is refused.
+	return &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: redirect.Policy("openhim")}, nil
 }
 
 // TLSConfig returns the TLS configuration for core's API: the system roots
@@ -343,12 +347,10 @@ func (c *Client) statusError(op string, status int, body []byte) *StatusError {
 	return e
 }
 
-// scrub removes the configured password from a body core sent back.
+// scrub removes credentials from a body core sent back: the configured
+// password, the basic pair in base64 and any "Basic …" (package redact).
 func (c *Client) scrub(b []byte) []byte {
-	if !c.password.IsSet() {
-		return b
-	}
-	return bytes.ReplaceAll(b, []byte(c.password.Reveal()), []byte("<secret>"))
+	return redact.New(redact.Credential{Username: c.username, Secret: c.password.Reveal()}).Bytes(b)
 }
 
 // authenticate sets the credentials on req: basic auth, or the token

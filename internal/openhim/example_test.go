@@ -3,6 +3,7 @@ package openhim_test
 import (
 	"context"
 	"fmt"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,7 +60,7 @@ func ExampleNewTransport() {
 		_, _ = io.WriteString(w, `{"rows":[]}`)
 	}))
 	defer cht.Close()
-	hc := &http.Client{Transport: openhim.NewTransport(http.DefaultTransport, "CHT", 16384, "cht-password")}
+	hc := &http.Client{Transport: openhim.NewTransport(http.DefaultTransport, "CHT", 16384, redact.Credential{Username: "medic", Secret: "cht-password"})}
 
 	rec := openhim.NewRecorder()
 	ctx := openhim.WithRecorder(context.Background(), rec)

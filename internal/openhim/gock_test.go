@@ -105,7 +105,7 @@ func TestGock_heartbeatErrors(t *testing.T) {
 		{name: "404", reply: func(r *gock.Request) { r.Reply(404) }, want: "openhim: heartbeat: status 404", is: ErrNotRegistered},
 		{name: "long 500 with the password echoed", reply: func(r *gock.Request) {
 			r.Reply(500).BodyString("Could not process mediator heartbeat: " + testPassword + " " + strings.Repeat("x", 3000))
-		}, want: "openhim: heartbeat: status 500: Could not process mediator heartbeat: <secret> xxx"},
+		}, want: "openhim: heartbeat: status 500: Could not process mediator heartbeat: <redacted> xxx"},
 		{name: "network", reply: func(r *gock.Request) { r.ReplyError(errors.New("connection reset by peer")) },
 			want: "openhim: heartbeat: Post \"https://core.test:8080/mediators/urn:x/heartbeat\": connection reset by peer"},
 	}

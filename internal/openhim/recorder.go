@@ -1,18 +1,18 @@
 package openhim
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 )
 
 // DefaultBodyBudget bounds the bytes of all orchestration bodies of one
@@ -107,14 +107,17 @@ func (r *Recorder) Orchestrations() []Orchestration {
 //
 // Redacted: the Authorization, Proxy-Authorization, Cookie and Set-Cookie
 // headers and headers and query parameters whose names say password, token,
-// secret, key, auth…, as "<redacted>"; the given secrets (configured
-// passwords and tokens, also URL- and JSON-escaped) wherever they appear in
-// paths, query strings, header values, bodies and error messages.
-func NewTransport(next http.RoundTripper, upstream string, bodyLimit int, secrets ...string) http.RoundTripper {
+// secret, key, auth…, as "<redacted>"; and, by the rules of package redact,
+// the given credentials (configured passwords and tokens, also URL- and
+// JSON-escaped, and basic-auth pairs in base64), HTTP credentials after
+// their scheme word and URL userinfo wherever they appear in paths, query
+// strings, header values, bodies and error messages. A short password is
+// redacted only as a whole word, so it never mangles a path.
+func NewTransport(next http.RoundTripper, upstream string, bodyLimit int, creds ...redact.Credential) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return &transport{next: next, upstream: upstream, limit: max(bodyLimit, 0), scrub: newScrubber(secrets)}
+	return &transport{next: next, upstream: upstream, limit: max(bodyLimit, 0), scrub: newScrubber(creds)}
 }
 
 type transport struct {
@@ -351,46 +354,28 @@ func sensitiveName(name string) bool {
 
 // scrubber redacts credentials.
 type scrubber struct {
-	r      *strings.Replacer // nil without secrets
-	maxLen int               // the longest secret form
+	r      *redact.Redactor
+	maxLen int // the longest secret form: what a cut body must keep to be redacted whole
 }
 
-func newScrubber(secrets []string) *scrubber {
-	seen := map[string]bool{}
-	var forms []string
-	for _, s := range secrets {
-		if s == "" {
+func newScrubber(creds []redact.Credential) *scrubber {
+	sc := &scrubber{r: redact.New(creds...)}
+	for _, c := range creds {
+		if c.Secret == "" {
 			continue
 		}
-		quoted, _ := json.Marshal(s)
-		js := strings.Trim(string(quoted), `"`)
-		for _, f := range []string{s, url.QueryEscape(s), url.PathEscape(s), js} {
-			if !seen[f] {
-				seen[f] = true
-				forms = append(forms, f)
-			}
-		}
+		// The longest form: the base64 of user:secret, or an escaped secret
+		// (at most three bytes per byte).
+		sc.maxLen = max(sc.maxLen, 3*len(c.Secret), base64.StdEncoding.EncodedLen(len(c.Username)+1+len(c.Secret)))
 	}
-	// Longest first: the replacer tries its pairs in order.
-	slices.SortFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	sc := &scrubber{}
-	if len(forms) == 0 {
-		return sc
-	}
-	pairs := make([]string, 0, 2*len(forms))
-	for _, f := range forms {
-		pairs = append(pairs, f, redacted)
-		sc.maxLen = max(sc.maxLen, len(f))
-	}
-	sc.r = strings.NewReplacer(pairs...)
 	return sc
 }
 
 func (sc *scrubber) string(s string) string {
-	if sc == nil || sc.r == nil || s == "" {
+	if sc == nil || s == "" {
 		return s
 	}
-	return sc.r.Replace(s)
+	return sc.r.String(s)
 }
 
 // query redacts sensitive parameters of a raw query string, keeping the

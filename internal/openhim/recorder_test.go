@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,8 +20,17 @@ import (
 // Known secrets: a test fails if any of them shows in the orchestrations.
 var knownSecrets = []string{"cht-Pa55word", "d2pat_Tok3n&x=\"q\"", "dhis2/pass word"}
 
+// knownCredentials are knownSecrets as configured credentials.
+func knownCredentials() []redact.Credential {
+	out := make([]redact.Credential, len(knownSecrets))
+	for i, s := range knownSecrets {
+		out[i] = redact.Credential{Secret: s}
+	}
+	return out
+}
+
 func recordingClient(upstream string, limit int) *http.Client {
-	return &http.Client{Transport: NewTransport(nil, upstream, limit, knownSecrets...)}
+	return &http.Client{Transport: NewTransport(nil, upstream, limit, knownCredentials()...)}
 }
 
 // assertNoSecret fails if a known secret, in any encoding, is in the JSON
@@ -290,7 +300,7 @@ func TestTransport_transportError(t *testing.T) {
 }
 
 func TestScrubber_errorMessage(t *testing.T) {
-	sc := newScrubber(knownSecrets)
+	sc := newScrubber(knownCredentials())
 	err := &url.Error{Op: "Get", URL: "http://u:" + knownSecrets[0] + "@cht/medic?token=abc&keys=1", Err: errors.New("refused " + knownSecrets[2])}
 	got := sc.errorMessage(err)
 	if want := `Get "http://cht/medic?token=<redacted>&keys=1": refused <redacted>`; got != want {
@@ -433,5 +443,33 @@ func TestOrchestration_JSONShape(t *testing.T) {
 	}
 	if _, ok := m["response"]; ok {
 		t.Errorf("an orchestration without a response has one: %s", out)
+	}
+}
+
+// A one-character password must not mangle the audit trail: the path and
+// headers are recorded as they were, while the basic pair it forms is still
+// redacted wherever a server echoes it.
+func TestTransport_shortSecretKeepsTheAuditTrail(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"echo":"`+r.Header.Get("Authorization")+`"}`)
+	}))
+	t.Cleanup(srv.Close)
+	hc := &http.Client{Transport: NewTransport(nil, "CHT", 4096, redact.Credential{Username: "medic", Secret: "a"})}
+	rec := NewRecorder()
+	req, _ := http.NewRequestWithContext(WithRecorder(context.Background(), rec), http.MethodGet, srv.URL+"/api/v1/settings", nil)
+	req.SetBasicAuth("medic", "a")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	o := rec.Orchestrations()[0]
+	if o.Request.Path != "/api/v1/settings" || o.Response.Headers["Content-Type"] != "application/json" {
+		t.Errorf("recorded path %q, content type %q; want them untouched", o.Request.Path, o.Response.Headers["Content-Type"])
+	}
+	if strings.Contains(o.Response.Body, "bWVkaWM6YQ") || !strings.Contains(o.Response.Body, "Basic <redacted>") {
+		t.Errorf("echoed credentials recorded: %s", o.Response.Body)
 	}
 }
