@@ -5,7 +5,7 @@ package test
 // values. The mediator runs in process (app.New) on a loopback port and is
 // called over HTTP as OpenHIM would; CHT is pouchdb-server, behind a proxy
 // that can stop, slow down or fail; DHIS2 and OpenHIM core are the
-// sandboxes. Breakers and retries get small settings (open_for 300ms) so
+// sandboxes. Breakers and retries get small settings (open_for 1s) so
 // that each test takes seconds.
 //
 // Every test logs one line per fault for the README's Reliability table:
@@ -54,7 +54,7 @@ import (
 const failFastLimit = 50 * time.Millisecond
 
 // faultOpenFor is the breakers' open interval in these tests.
-const faultOpenFor = 300 * time.Millisecond
+const faultOpenFor = time.Second
 
 // figure logs one row of the Reliability table.
 func figure(t *testing.T, fault, outcome string, toFail, failFast, recovery time.Duration) {
