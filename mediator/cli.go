@@ -27,7 +27,7 @@ const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
 Usage:
   mediator serve [--check-config]
   mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]
-  mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run]
+  mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run [--json]]
   mediator check [--json]
   mediator version
 
@@ -189,9 +189,10 @@ func (c *cli) export(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	cfgPath, sets := commonFlags(fs)
 	buildArgs := buildFlags(fs)
-	dryRun := fs.Bool("dry-run", false, "ask DHIS2 to validate and count without saving")
+	dryRun := fs.Bool("dry-run", false, "ask DHIS2 to validate and count without saving; prints a table of the changes")
+	asJSON := fs.Bool("json", false, "with --dry-run: print the report JSON instead of the table")
 	fs.Usage = func() {
-		fmt.Fprintln(c.stderr, "Usage: mediator export --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run]")
+		fmt.Fprintln(c.stderr, "Usage: mediator export --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run [--json]]")
 		fmt.Fprintln(c.stderr, "Reads CHT, validates every value against DHIS2's metadata, pushes the valid ones and prints the report.")
 		fmt.Fprintln(c.stderr, "Exit 0 only when DHIS2 imported every value without a conflict.")
 		fs.PrintDefaults()
@@ -217,7 +218,11 @@ func (c *cli) export(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.failed("export", err)
 	}
-	if err := c.writeJSON(rep); err != nil {
+	write := c.writeJSON
+	if *dryRun && !*asJSON {
+		write = func(any) error { return writeDryRun(c.stdout, rep) }
+	}
+	if err := write(rep); err != nil {
 		c.fail("export: write report: %v", err)
 		return exitRun
 	}

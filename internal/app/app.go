@@ -114,7 +114,7 @@ func NewExportService(cfg config.Config, log *slog.Logger, withDHIS2 bool) (*exp
 	if err != nil {
 		return nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log, Data: dataOptions(cfg.DHIS2)}
 	if withDHIS2 {
 		if opts.DHIS2, err = newDHIS2Client(cfg, breakers.For, log, nil); err != nil {
 			return nil, err
@@ -211,6 +211,12 @@ func credentials(cfgs ...config.Config) []redact.Credential {
 		}
 	}
 	return out
+}
+
+// dataOptions are the export's data management settings of the dhis2
+// section.
+func dataOptions(c config.DHIS2) export.DataOptions {
+	return export.DataOptions{CompleteRegistration: c.CompleteRegistration, DeleteStale: c.DeleteStale, OverwriteOthers: c.OverwriteOthers}
 }
 
 // isTerminal reports whether w is a character device (a terminal).

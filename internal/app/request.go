@@ -49,3 +49,6 @@ const (
 func ExportRequest(req export.Request, dryRun bool) export.ExportRequest {
 	return export.ExportRequest{Request: req, DryRun: dryRun}
 }
+
+// Report is the export report, re-exported for main's dry-run table.
+type Report = export.Report

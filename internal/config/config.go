@@ -108,6 +108,17 @@ type DHIS2 struct {
 	Async bool `mapstructure:"async" json:"async"`
 	// AsyncPollInterval is the wait between two polls of an async import task.
 	AsyncPollInterval time.Duration `mapstructure:"async_poll_interval" json:"async_poll_interval" validate:"gt=0"`
+	// CompleteRegistration says when an export registers the data set as
+	// complete for each org unit: "never", "when_ready" (every value
+	// accepted and the month ready) or "always" (every org unit whose
+	// values were all accepted).
+	CompleteRegistration string `mapstructure:"complete_registration" json:"complete_registration" validate:"oneof=never when_ready always"`
+	// DeleteStale deletes values the mediator stored earlier and no longer
+	// produces.
+	DeleteStale bool `mapstructure:"delete_stale" json:"delete_stale"`
+	// OverwriteOthers lets CHT's numbers replace values stored in DHIS2 by
+	// another user.
+	OverwriteOthers bool `mapstructure:"overwrite_others" json:"overwrite_others"`
 	// Breaker and Retry protect calls to DHIS2.
 	Breaker Breaker `mapstructure:"breaker" json:"breaker"`
 	Retry   Retry   `mapstructure:"retry" json:"retry"`
@@ -173,12 +184,14 @@ func Default() Config {
 			Retry:       defaultRetry,
 		},
 		DHIS2: DHIS2{
-			Timeout:           2 * time.Minute,
-			ChunkSize:         5000,
-			MetadataCacheTTL:  10 * time.Minute,
-			AsyncPollInterval: 2 * time.Second,
-			Breaker:           defaultBreaker,
-			Retry:             defaultRetry,
+			Timeout:              2 * time.Minute,
+			ChunkSize:            5000,
+			MetadataCacheTTL:     10 * time.Minute,
+			AsyncPollInterval:    2 * time.Second,
+			CompleteRegistration: "when_ready",
+			DeleteStale:          true,
+			Breaker:              defaultBreaker,
+			Retry:                defaultRetry,
 		},
 		OpenHIM: OpenHIM{
 			URL:                    "https://localhost:8080",

@@ -60,6 +60,10 @@ type Client struct {
 
 	infoMu sync.Mutex
 	info   *SystemInfo
+	infoAt time.Time // when info was read, for ServerNow
+
+	meMu sync.Mutex
+	me   *User
 
 	mdMu    sync.Mutex
 	mdCache map[string]mdEntry

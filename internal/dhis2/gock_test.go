@@ -193,3 +193,37 @@ func TestGock_metadataErrors(t *testing.T) {
 		})
 	}
 }
+
+// Reads for the diff and completeness fail loudly, naming DHIS2's answer:
+// an org unit outside the user's hierarchy (409 E2012), a user whose
+// credentials DHIS2 refuses, a 500 on the registration.
+func TestGock_dataManagementErrors(t *testing.T) {
+	ctx := context.Background()
+	t.Run("read values: 409 E2012", func(t *testing.T) {
+		c := gockClient(t, nil)
+		gock.New(gockBase).Get("/dhis/api/dataValueSets").MatchParam("orgUnit", "ouA00000001").
+			Reply(409).JSON(`{"httpStatus":"Conflict","httpStatusCode":409,"status":"ERROR","message":"User is not allowed to view org unit: ` + "`ouA00000001`" + `","errorCode":"E2012"}`)
+		_, err := c.DataValues(ctx, "dsA00000001", "202610", DataScope{OrgUnits: []string{"ouA00000001"}})
+		if err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "not allowed to view org unit") {
+			t.Errorf("err = %v; want the 409 and DHIS2's message", err)
+		}
+		gockDone(t)
+	})
+	t.Run("me: 401", func(t *testing.T) {
+		c := gockClient(t, nil)
+		gock.New(gockBase).Get("/dhis/api/me").Reply(401).JSON(`{"httpStatus":"Unauthorized","httpStatusCode":401,"status":"ERROR","message":"Unauthorized"}`)
+		if _, err := c.Me(ctx); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("err = %v; want ErrUnauthorized", err)
+		}
+		gockDone(t)
+	})
+	t.Run("register: 500", func(t *testing.T) {
+		c := gockClient(t, nil)
+		gock.New(gockBase).Post("/dhis/api/completeDataSetRegistrations").Reply(500).JSON(`{"httpStatus":"Internal Server Error","httpStatusCode":500,"status":"ERROR","message":"boom"}`)
+		_, err := c.RegisterComplete(ctx, []Registration{{DataSet: "dsA00000001", Period: "202610", OrgUnit: "ouA00000001"}}, false)
+		if err == nil || !strings.Contains(err.Error(), "500") {
+			t.Errorf("err = %v; want the 500", err)
+		}
+		gockDone(t)
+	})
+}

@@ -7,7 +7,8 @@ import (
 )
 
 // markIdempotent marks a data value push with importStrategy
-// CREATE_AND_UPDATE as idempotent, so that the upstream's retry transport
+// CREATE_AND_UPDATE or DELETE, and a completeness registration, as
+// idempotent, so that the upstream's retry transport
 // (internal/retry) may send it again: sending the same values twice stores
 // them once, with the same result. The mark is net/http's own convention:
 // an Idempotency-Key header with a nil value, which is never sent.
@@ -16,7 +17,10 @@ func markIdempotent(req *http.Request) {
 		return
 	}
 	p := strings.TrimSuffix(req.URL.Path, ".json")
-	if strings.HasSuffix(p, "/dataValueSets") && req.URL.Query().Get("importStrategy") == "CREATE_AND_UPDATE" {
+	switch st := req.URL.Query().Get("importStrategy"); {
+	case strings.HasSuffix(p, "/dataValueSets") && (st == "CREATE_AND_UPDATE" || st == "DELETE"),
+		// Registering complete twice updates the same registration.
+		strings.HasSuffix(p, "/completeDataSetRegistrations"):
 		req.Header["Idempotency-Key"] = nil
 	}
 }

@@ -2,6 +2,7 @@ package dhis2
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,6 +43,16 @@ type (
 		CategoryCombo     *wireCategoryCombo   `json:"categoryCombo"`
 		DataSetElements   []wireDataSetElement `json:"dataSetElements"`
 		OrganisationUnits []wireIdentifiable   `json:"organisationUnits"`
+		DataInputPeriods  []wireInputPeriod    `json:"dataInputPeriods"`
+		Workflow          *wireIdentifiable    `json:"workflow"`
+	}
+	// wireInputPeriod is a data input period; its period is serialised as
+	// {"id": "<ISO>", "name": …} (JacksonPeriodSerializer), older servers
+	// may give the bare ISO string.
+	wireInputPeriod struct {
+		Period      json.RawMessage `json:"period"`
+		OpeningDate string          `json:"openingDate"`
+		ClosingDate string          `json:"closingDate"`
 	}
 	wireDataSetElement struct {
 		DataElement   *wireDataElement   `json:"dataElement"`
@@ -54,6 +65,10 @@ type (
 		ValueType     string             `json:"valueType"`
 		OptionSet     *wireIdentifiable  `json:"optionSet"`
 		CategoryCombo *wireCategoryCombo `json:"categoryCombo"`
+		// ZeroIsSignificant and AggregationType decide whether DHIS2
+		// stores a zero.
+		ZeroIsSignificant bool   `json:"zeroIsSignificant"`
+		AggregationType   string `json:"aggregationType"`
 	}
 	wireCategoryCombo struct {
 		ID                   string             `json:"id"`
@@ -215,7 +230,20 @@ func convertDataSet(id string, ds *wireDataSet) (validate.Metadata, error) {
 			ValueType:            de.ValueType,
 			CategoryOptionCombos: cocSet(cc),
 			HasOptionSet:         de.OptionSet != nil && de.OptionSet.ID != "",
+			ZeroIsSignificant:    de.ZeroIsSignificant,
+			AggregationType:      de.AggregationType,
 		}
+	}
+	if ds.Workflow != nil {
+		md.DataSet.Workflow = ds.Workflow.ID
+	}
+	for i, ip := range ds.DataInputPeriods {
+		pe, err := inputPeriodID(ip.Period)
+		if err != nil {
+			return validate.Metadata{}, fmt.Errorf("dataInputPeriods[%d]: %w", i, err)
+		}
+		md.DataSet.DataInputPeriods = append(md.DataSet.DataInputPeriods, validate.DataInputPeriod{
+			Period: pe, OpeningDate: dayOf(ip.OpeningDate), ClosingDate: dayOf(ip.ClosingDate)})
 	}
 	for _, ou := range ds.OrganisationUnits {
 		if ou.ID != "" {
@@ -304,6 +332,7 @@ func dataElementCombo(de *wireDataElement) *wireCategoryCombo {
 func cloneMetadata(md validate.Metadata) validate.Metadata {
 	out := md
 	out.DataSet.AttributeOptionCombos = cloneSet(md.DataSet.AttributeOptionCombos)
+	out.DataSet.DataInputPeriods = slices.Clone(md.DataSet.DataInputPeriods)
 	out.OrgUnits = cloneSet(md.OrgUnits)
 	if md.DataElements != nil {
 		out.DataElements = make(map[string]validate.DataElement, len(md.DataElements))
@@ -324,4 +353,31 @@ func cloneSet(m map[string]bool) map[string]bool {
 		out[k] = v
 	}
 	return out
+}
+
+// inputPeriodID reads a data input period's period: {"id": "202401", …} or
+// "202401".
+func inputPeriodID(raw json.RawMessage) (string, error) {
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &obj); err == nil && obj.ID != "" {
+		return obj.ID, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil && s != "" {
+		return s, nil
+	}
+	return "", fmt.Errorf("no period in %s", excerpt(raw, 60))
+}
+
+// dayOf reads the day of a DHIS2 date or timestamp ("2024-02-01",
+// "2024-02-01T00:00:00.000"); the zero time when there is none.
+func dayOf(s string) time.Time {
+	if len(s) >= 10 {
+		if t, err := time.Parse(time.DateOnly, s[:10]); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }

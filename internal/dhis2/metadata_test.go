@@ -60,13 +60,18 @@ func TestClient_Metadata(t *testing.T) {
 	def := map[string]bool{"HllvX50cXC0": true}
 	want := validate.Metadata{
 		DataSet: validate.DataSet{ID: "aB3dE5gH7jK", Name: "CHW monthly activity", PeriodType: "Monthly",
-			AttributeOptionCombos: def, OpenFuturePeriods: 1, ExpiryDays: 15},
+			AttributeOptionCombos: def, OpenFuturePeriods: 1, ExpiryDays: 15,
+			DataInputPeriods: []validate.DataInputPeriod{
+				{Period: "202401", OpeningDate: time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), ClosingDate: time.Date(2024, 2, 15, 0, 0, 0, 0, time.UTC)},
+				{Period: "202402"},
+			},
+			Workflow: "Wf1Wf2Wf3Wf"},
 		DataElements: map[string]validate.DataElement{
-			"Qw1Er2Ty3Ui": {ID: "Qw1Er2Ty3Ui", Name: "Households visited", ValueType: "INTEGER_ZERO_OR_POSITIVE", CategoryOptionCombos: def},
+			"Qw1Er2Ty3Ui": {ID: "Qw1Er2Ty3Ui", Name: "Households visited", ValueType: "INTEGER_ZERO_OR_POSITIVE", CategoryOptionCombos: def, AggregationType: "SUM"},
 			// The dataSetElement's category combo overrides the element's own.
 			"Jk7Lz8Xc9Vb": {ID: "Jk7Lz8Xc9Vb", Name: "Deliveries", ValueType: "NUMBER",
-				CategoryOptionCombos: map[string]bool{"Op4As5Df6Gh": true, "Op7As8Df9Gh": true}},
-			"Mn2Bv3Cx4Za": {ID: "Mn2Bv3Cx4Za", Name: "Referral reason", ValueType: "TEXT", CategoryOptionCombos: def, HasOptionSet: true},
+				CategoryOptionCombos: map[string]bool{"Op4As5Df6Gh": true, "Op7As8Df9Gh": true}, ZeroIsSignificant: true, AggregationType: "SUM"},
+			"Mn2Bv3Cx4Za": {ID: "Mn2Bv3Cx4Za", Name: "Referral reason", ValueType: "TEXT", CategoryOptionCombos: def, HasOptionSet: true, AggregationType: "NONE"},
 		},
 		OrgUnits:                   map[string]bool{"Zx9Yw8Vu7Ts": true, "Nm1Qa2Ws3Ed": true},
 		DefaultCategoryOptionCombo: "HllvX50cXC0",

@@ -25,6 +25,10 @@ type PushOptions struct {
 	// attributeOptionCombo at set level would override every value's
 	// (DHIS2 Web API docs, data values), and completeDate needs them, so neither is ever sent.
 	DataSet string
+	// Delete sends the values with importStrategy=DELETE: DHIS2 deletes
+	// (soft-deletes) the stored values of those keys, counted as deleted;
+	// a key it does not hold is ignored.
+	Delete bool
 }
 
 // Wire types of POST /api/dataValueSets (DHIS2 Web API docs, data values), bulk form:
@@ -93,7 +97,11 @@ func (c *Client) PushDataValues(ctx context.Context, values []validate.Value, op
 		c.log.Warn("dhis2 2.43+ rejects data elements in several data sets when no data set is given (E8002)", "version", info.Version)
 	}
 
-	q := url.Values{"importStrategy": {"CREATE_AND_UPDATE"}}
+	strategy := "CREATE_AND_UPDATE"
+	if opts.Delete {
+		strategy = "DELETE"
+	}
+	q := url.Values{"importStrategy": {strategy}}
 	if opts.DryRun {
 		q.Set("dryRun", "true")
 	}

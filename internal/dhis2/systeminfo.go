@@ -79,7 +79,7 @@ func (c *Client) SystemInfo(ctx context.Context) (SystemInfo, error) {
 	if err != nil {
 		return SystemInfo{}, fmt.Errorf("dhis2: %s: %w", op, err)
 	}
-	c.info = &info
+	c.info, c.infoAt = &info, time.Now()
 	c.log.Info("dhis2 server", "version", info.Version, "family", info.Family(), "calendar", info.Calendar)
 	if info.Calendar != "" && info.Calendar != "iso8601" {
 		c.log.Warn("dhis2 server uses a non-ISO calendar; period checks assume iso8601", "calendar", info.Calendar)

@@ -43,6 +43,10 @@ type Report struct {
 	DryRun     bool           `json:"dryRun"`
 	// Error says why the export failed or stopped, when it did.
 	Error string `json:"error,omitempty"`
+	// Changes is the diff against what DHIS2 held before the push.
+	Changes *Changes `json:"changes,omitempty"`
+	// Completeness says which org units were registered complete.
+	Completeness *Completeness `json:"completeness,omitempty"`
 	// Cause is the upstream failure that stopped the push part-way (nil when
 	// the push ran to its end): a transient failure, so a later run may
 	// send what this one could not.
@@ -141,12 +145,14 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 			Value: dv.Value, Attributes: dv.Attributes,
 		}
 	}
-	valid, problems := validate.Check(md, values, s.now())
+	now := s.serverNow(ctx) // DHIS2 judges periods by its own clock
+	valid, problems := validate.Check(md, values, now)
 	for _, pr := range problems {
 		rep.Problems = append(rep.Problems, Problem{Code: pr.Code, Message: pr.Message, OrgUnit: pr.OrgUnit, DataElement: pr.DataElement,
 			CategoryOptionCombo: pr.CategoryOptionCombo, AttributeOptionCombo: pr.AttributeOptionCombo, Value: pr.Value})
 	}
 	rep.DataValues = ValueCounts{Built: len(values), Valid: len(valid), Rejected: len(values) - len(valid)}
+	valid = s.predictLocks(ctx, rep, md, rep.Period, now, valid)
 	if len(valid) == 0 {
 		rep.Status = StatusFailed
 		rep.Error = "nothing to push: no data value passed validation"
@@ -157,16 +163,52 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 		return rep, nil
 	}
 
-	res, pushErr := s.dhis2.PushDataValues(ctx, valid, dhis2.PushOptions{DryRun: req.DryRun, DataSet: req.DataSet})
+	// Diff first: only new and changed values are sent, owned stale ones
+	// deleted.
+	toSend, toDelete := valid, []validate.Value(nil)
+	d, owner, err := s.diff(ctx, req, md, values, valid)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if d != nil {
+		toSend, toDelete = d.Send, d.Delete
+		reportChanges(rep, d, owner, req.DryRun)
+		toSend, toDelete = s.predictApproval(ctx, rep, md, rep.Period, toSend, toDelete)
+	}
+
+	// pushed is the slice a stopped push's indexes refer to.
+	res, pushErr, pushed := dhis2.ImportResult{Status: dhis2.ImportSuccess}, error(nil), toSend
+	if len(toSend) > 0 {
+		opts := dhis2.PushOptions{DryRun: req.DryRun, DataSet: req.DataSet}
+		res, pushErr = s.dhis2.PushDataValues(ctx, toSend, opts)
+		if pushErr == nil && d != nil {
+			var rest []validate.Value
+			if res, rest, pushErr = s.isolateOrgUnits(ctx, res, toSend, opts); rest != nil {
+				pushed = rest
+			}
+		}
+	}
 	var pe *dhis2.PushError
 	if pushErr != nil && !errors.As(pushErr, &pe) {
 		// Nothing was answered: credentials refused, DHIS2 down before the
 		// first chunk.
 		return nil, fmt.Errorf("%s: push to DHIS2: %w", op, pushErr)
 	}
+	var failedOUs map[string]bool
+	if pushErr == nil {
+		var delRes dhis2.ImportResult
+		delRes, failedOUs, pushErr = s.deleteStale(ctx, rep, req.DataSet, toDelete, req.DryRun)
+		if pushErr != nil && !errors.As(pushErr, &pe) {
+			return nil, fmt.Errorf("%s: delete stale values in DHIS2: %w", op, pushErr)
+		}
+		if pushErr != nil {
+			pushed = toDelete
+		}
+		res = mergeResults(res, delRes)
+	}
 	if res.Chunks > 0 {
 		// Without an answered chunk there is no import summary to show.
-		rep.Import = summarize(res, valid)
+		rep.Import = summarize(res, toSend)
 	}
 	rejected := map[int]bool{}
 	for _, i := range res.RejectedIndexes {
@@ -179,10 +221,14 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 			rep.Problems = append(rep.Problems, Problem{Code: "dhis2_conflict", Message: conflictMessage(c)})
 		}
 		for _, i := range c.Indexes {
-			if i < 0 || i >= len(valid) {
+			if i < 0 || i >= len(toSend) {
 				continue
 			}
-			v := valid[i]
+			v := toSend[i]
+			if failedOUs == nil {
+				failedOUs = map[string]bool{}
+			}
+			failedOUs[v.OrgUnit] = true
 			rep.Problems = append(rep.Problems, Problem{Code: "dhis2_conflict", Message: conflictMessage(c),
 				OrgUnit: v.OrgUnit, DataElement: v.DataElement, CategoryOptionCombo: v.CategoryOptionCombo,
 				AttributeOptionCombo: v.AttributeOptionCombo, Value: v.Value})
@@ -190,7 +236,7 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 	}
 	switch {
 	case pe != nil:
-		s.stopped(ctx, rep, req, valid, pe)
+		s.stopped(ctx, rep, req, pushed, pe)
 		rep.Status = StatusCompletedWithErrors
 		if res.Written() == 0 {
 			rep.Status = StatusFailed
@@ -202,6 +248,10 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 		rep.Status = StatusCompletedWithErrors
 	default:
 		rep.Status = StatusSuccessful
+	}
+	s.register(ctx, rep, req, md, values, valid, failedOUs, pe != nil || res.RejectedAsWhole())
+	if rep.Status == StatusSuccessful && (rep.Completeness != nil && rep.Completeness.Error != "" || hasProblem(rep, codeValueKept)) {
+		rep.Status = StatusCompletedWithErrors
 	}
 	s.log.Info("export done", "data_set", req.DataSet, "period", rep.Period, "status", rep.Status, "dry_run", req.DryRun,
 		"built", rep.DataValues.Built, "valid", rep.DataValues.Valid, "rejected", rep.DataValues.Rejected,
@@ -289,14 +339,7 @@ func summarize(res dhis2.ImportResult, pushed []validate.Value) *ImportSummary {
 }
 
 func conflictMessage(c dhis2.Conflict) string {
-	msg := "DHIS2 refused the value"
-	if c.ErrorCode != "" {
-		msg += " (" + c.ErrorCode + ")"
-	}
-	if c.Value != "" {
-		msg += ": " + c.Value
-	}
-	return msg
+	return "DHIS2 refused the value" + conflictSuffix(c)
 }
 
 func orgUnitsOf(values []DataValue) []string {

@@ -43,6 +43,9 @@ type Options struct {
 	Logger *slog.Logger
 	// DHIS2 is where exports push; nil for a service that only previews.
 	DHIS2 DHIS2Target
+	// Data says what an export may do to what DHIS2 holds (deletions,
+	// overwriting, completeness).
+	Data DataOptions
 }
 
 // Service runs previews (and, later, exports) of CHT data as DHIS2 data
@@ -51,6 +54,7 @@ type Options struct {
 type Service struct {
 	cht    CHTSource
 	dhis2  DHIS2Target
+	data   DataOptions
 	locale string
 	now    func() time.Time
 	log    *slog.Logger
@@ -91,7 +95,7 @@ func New(src CHTSource, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		return nil, errors.New("export: a logger is required")
 	}
-	s := &Service{cht: src, dhis2: opts.DHIS2, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export"),
+	s := &Service{cht: src, dhis2: opts.DHIS2, data: opts.Data, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export"),
 		batchDocs: defaultBatchDocs, workers: defaultWorkers}
 	if t, ok := src.(tuning); ok {
 		s.batchDocs = max(t.BatchSize(), 1)

@@ -98,9 +98,14 @@ const (
 	// that is not over yet (E7641).
 	CodePeriodFuture = "period_future"
 	// CodePeriodLocked: now is more than the data set's expiryDays after
-	// the period's end (E7640). DHIS2 decides finally: a user with
-	// F_EDIT_EXPIRED, or a lock exception, can still import it.
+	// the period's end (E7640; E8032 in 2.43). A warning from Locks: the
+	// values are still sent, as a lock exception or the F_EDIT_EXPIRED
+	// authority lets DHIS2 accept them.
 	CodePeriodLocked = "period_locked"
+	// CodePeriodNotOpen: the data set's data input periods do not open the
+	// period now (E7643; E8030 in 2.43). DHIS2 refuses every value, so
+	// none is sent.
+	CodePeriodNotOpen = "period_not_open"
 	// CodeUIDInvalid: a data element, org unit or combo id is missing or is
 	// not a DHIS2 uid (2.43 refuses the whole payload for one bad id).
 	CodeUIDInvalid = "uid_invalid"
@@ -125,11 +130,13 @@ const MaxCommentLength = 5_000
 // attribute option combo of the data set (an empty one means the default,
 // and an empty combo set in md means the default combo only); an org unit
 // assigned to the data set; a well-formed period of the data set's period
-// type, not after the latest open period and not locked by expiryDays; a
-// valid comment attribute; and a key (data element, period, org unit,
-// combos) no other value has.
+// type, not after the latest open period; a valid comment attribute; and a
+// key (data element, period, org unit, combos) no other value has. A zero
+// for a data element that stores no zeros (DataElement.StoresZero) passes
+// whatever its value type: it stands for "no value".
 //
-// It does not check what md does not carry: data input periods, approval,
+// Expiry days and data input periods are Locks' business. Check does not
+// check what md does not carry: approval,
 // category option dates and org unit restrictions, the user's org units
 // and sharing. DHIS2 checks those on import.
 func Check(md Metadata, values []Value, now time.Time) (valid []Value, problems []Problem) {
@@ -241,6 +248,10 @@ func (c *checker) check(v Value, ps []Problem) []Problem {
 		case !IsNumeric(de.ValueType):
 			add(CodeDataElementNotNumeric, fmt.Sprintf("%s has value type %s, not a number type, so it cannot take the computed value %q for org unit %s",
 				c.deLabel(v.DataElement), de.ValueType, v.Value, v.OrgUnit))
+		case IsZero(v.Value) && !de.StoresZero():
+			// DHIS2 stores no zero for this data element: the zero means
+			// "nothing", which the diff turns into no value (and deletes an
+			// owned stored one), so it is no problem.
 		default:
 			if err := CheckValue(de.ValueType, v.Value); err != nil {
 				ve := err.(*ValueError)
@@ -335,14 +346,8 @@ func (c *checker) period(s string) periodVerdict {
 			pv.problems = append(pv.problems, codeMsg{CodePeriodFuture, fmt.Sprintf(
 				"period %s is not open yet: %s takes data up to %s (open future periods: %d)", s, c.ds, c.latest.ISO, c.md.DataSet.OpenFuturePeriods)})
 		}
-		if exp := c.md.DataSet.ExpiryDays; exp > 0 {
-			// DataSet.isLocked: locked once now is after periodEnd + expiryDays.
-			if lock := p.End.AddDate(0, 0, exp); c.now.After(lock) {
-				pv.problems = append(pv.problems, codeMsg{CodePeriodLocked, fmt.Sprintf(
-					"period %s is locked: %s closes a period %d days after it ends, on %s; only a user with the F_EDIT_EXPIRED authority or a lock exception can still import it",
-					s, c.ds, exp, lock.Format(time.DateOnly))})
-			}
-		}
+		// Expiry days and data input periods are not judged here: see
+		// Locks, which knows what DHIS2 may still accept.
 	}
 	c.periods[s] = pv
 	return pv

@@ -219,41 +219,14 @@ func TestCheck_openFuturePeriods(t *testing.T) {
 	}
 }
 
-func TestCheck_expiryDays(t *testing.T) {
-	eat := time.FixedZone("EAT", 3*3600)
-	tests := []struct {
-		expiry int
-		now    time.Time
-		locked bool
-	}{
-		{0, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{-5, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		// 202401 ends 2024-01-31; with 10 expiry days it locks after 2024-02-10 00:00.
-		{10, time.Date(2024, 2, 9, 23, 59, 59, 0, time.UTC), false},
-		{10, time.Date(2024, 2, 10, 0, 0, 0, 0, time.UTC), false},
-		{10, time.Date(2024, 2, 10, 0, 0, 0, 1, time.UTC), true},
-		{10, time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), true},
-		// now is read on the wall clock of its own location.
-		{10, time.Date(2024, 2, 10, 0, 30, 0, 0, eat), true},
-		{10, time.Date(2024, 2, 10, 0, 30, 0, 0, eat).UTC(), false},
-	}
-	for _, tc := range tests {
-		md := chwMetadata()
-		md.DataSet.ExpiryDays = tc.expiry
-		_, ps := Check(md, []Value{val("deANC000001", "202401", "ouHC0000001", "1")}, tc.now)
-		got := len(ps) == 1 && ps[0].Code == CodePeriodLocked
-		if got != tc.locked || (!tc.locked && len(ps) != 0) {
-			t.Errorf("expiryDays %d at %v: problems %v; want locked=%v", tc.expiry, tc.now, codes(ps), tc.locked)
-		}
-		if got && !strings.Contains(ps[0].Message, "F_EDIT_EXPIRED") {
-			t.Errorf("locked message %q does not name F_EDIT_EXPIRED", ps[0].Message)
-		}
-		if got {
-			want := `period 202401 is locked: data set "CHW monthly" (dsCHW000001) closes a period 10 days after it ends, on 2024-02-10; only a user with the F_EDIT_EXPIRED authority or a lock exception can still import it`
-			if ps[0].Message != want {
-				t.Errorf("message %q; want %q", ps[0].Message, want)
-			}
-		}
+// Expiry days are no longer Check's business: a locked period's values
+// pass Check, and Locks warns about them.
+func TestCheck_expiryDaysNotDropped(t *testing.T) {
+	md := chwMetadata()
+	md.DataSet.ExpiryDays = 10
+	valid, ps := Check(md, []Value{val("deANC000001", "202401", "ouHC0000001", "1")}, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if len(valid) != 1 || len(ps) != 0 {
+		t.Errorf("Check of a locked period: %d valid, problems %v; want the value valid", len(valid), codes(ps))
 	}
 }
 

@@ -4,6 +4,8 @@
 // metadata and "now" are passed in, problems come out as data.
 package validate
 
+import "time"
+
 // Metadata is what DHIS2 says about one data set, as needed to check a push.
 // The dhis2 package builds it from GET /api/dataSets/{id} (DHIS2 Web API docs, metadata).
 type Metadata struct {
@@ -34,6 +36,21 @@ type DataSet struct {
 	// ExpiryDays: 0 (or less) never locks; otherwise a period locks once
 	// now is after its last day + ExpiryDays.
 	ExpiryDays int
+	// DataInputPeriods, when not empty, are the only periods open for data
+	// entry, each between its opening and closing dates (DHIS2's
+	// DataSet.isDataInputPeriodAndDateAllowed). Empty: no restriction.
+	DataInputPeriods []DataInputPeriod
+	// Workflow is the uid of the data set's approval workflow; empty when
+	// its data is never approved.
+	Workflow string
+}
+
+// DataInputPeriod opens one period for data entry between two days. A zero
+// date means no bound on that side.
+type DataInputPeriod struct {
+	Period      string
+	OpeningDate time.Time
+	ClosingDate time.Time
 }
 
 // DataElement is a data element of the data set.
@@ -49,4 +66,23 @@ type DataElement struct {
 	// HasOptionSet is true when values must be option codes; such data
 	// elements cannot take CHT's numeric totals.
 	HasOptionSet bool
+	// ZeroIsSignificant is DHIS2's "store zero data values" setting.
+	ZeroIsSignificant bool
+	// AggregationType is DHIS2's aggregation type (SUM, AVERAGE, …).
+	AggregationType string
+}
+
+// StoresZero reports whether DHIS2 keeps a zero sent for de: a numeric data
+// element stores zeros only when zeroIsSignificant is set or its
+// aggregation type is AVERAGE or AVERAGE_SUM_ORG_UNIT
+// (ValidationUtils.dataValueIsZeroAndInsignificant in dhis2-core); a zero
+// for any other one is skipped on import, or deletes the stored value.
+// INTEGER_POSITIVE and INTEGER_NEGATIVE cannot hold a zero at all: DHIS2
+// refuses it (E7619) before the zero rule is applied.
+func (de DataElement) StoresZero() bool {
+	switch de.ValueType {
+	case "INTEGER_POSITIVE", "INTEGER_NEGATIVE":
+		return false
+	}
+	return de.ZeroIsSignificant || de.AggregationType == "AVERAGE" || de.AggregationType == "AVERAGE_SUM_ORG_UNIT"
 }

@@ -346,7 +346,7 @@ func (s *Server) checkGroup(dsID string, entries []entry, o importOptions, now t
 			if !s.user.authorized("F_EDIT_EXPIRED") {
 				if ds.ExpiryDays > 0 {
 					if l := distinct(func(e entry) (string, bool) {
-						return e.pe.ISO, now.After(e.pe.End.AddDate(0, 0, ds.ExpiryDays+1))
+						return e.pe.ISO, now.After(e.pe.End.AddDate(0, 0, ds.ExpiryDays+1)) && !s.lockException(ds.ID, e.pe.ISO, e.ou)
 					}); l != nil {
 						return &groupConflict{"E8030", []string{dsID, javaList(l)}}, nil, nil
 					}

@@ -157,7 +157,7 @@ func (s *Server) importSet(set *dataValueSet, opts importOptions) *summary {
 func (s *Server) complete(ds, pe, ou, aoc string, date time.Time) {
 	k := ds + "/" + pe + "/" + ou + "/" + aoc
 	s.registrations[k] = &Registration{DataSet: ds, Period: pe, OrgUnit: ou, AttributeOptionCombo: aoc,
-		CompleteDate: date, StoredBy: s.user.Username}
+		CompleteDate: date, StoredBy: s.user.Username, Completed: true}
 }
 
 // aocFromOptions resolves attributeCategoryOptions against the data set's
@@ -404,7 +404,7 @@ func (im *importer) importValue(i int, dv *dataValueIn) {
 		targets := im.targetDataSets(de, ou, aoc)
 		im.checkTargets(targets, o.strictLocking, func(ds *DataSet) {
 			if ds.ExpiryDays > 0 && !s.user.authorized("F_EDIT_EXPIRED") &&
-				pe.End.AddDate(0, 0, ds.ExpiryDays).Before(im.now) {
+				pe.End.AddDate(0, 0, ds.ExpiryDays).Before(im.now) && !s.lockException(ds.ID, pe.ISO, ou.ID) {
 				im.conflict(i, "E7640", pe.ISO, pe.ISO, ds.ID)
 			}
 		})

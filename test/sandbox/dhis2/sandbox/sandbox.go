@@ -78,6 +78,7 @@ type Registration struct {
 	DataSet, Period, OrgUnit, AttributeOptionCombo string
 	CompleteDate                                   time.Time
 	StoredBy                                       string
+	Completed                                      bool
 }
 
 // RecordedRequest is a request as it arrived, for tests to assert on.
@@ -112,16 +113,17 @@ type Server struct {
 	log    *slog.Logger
 	prefix string
 
-	mu            sync.Mutex
-	values        map[valueKey]*DataValue
-	registrations map[string]*Registration
-	approvals     map[string]bool
-	requests      []RecordedRequest
-	faults        []*Fault
-	jobs          map[string]*job
-	timers        map[*time.Timer]bool
-	rng           *rand.Rand
-	closed        bool
+	mu             sync.Mutex
+	values         map[valueKey]*DataValue
+	registrations  map[string]*Registration
+	approvals      map[string]bool
+	lockExceptions map[string]bool
+	requests       []RecordedRequest
+	faults         []*Fault
+	jobs           map[string]*job
+	timers         map[*time.Timer]bool
+	rng            *rand.Rand
+	closed         bool
 }
 
 // New returns a server with no data values.
@@ -192,6 +194,7 @@ func (s *Server) reset() {
 	s.values = map[valueKey]*DataValue{}
 	s.registrations = map[string]*Registration{}
 	s.approvals = map[string]bool{}
+	s.lockExceptions = map[string]bool{}
 	s.requests = nil
 	s.faults = nil
 	for t := range s.timers {
@@ -202,7 +205,7 @@ func (s *Server) reset() {
 	s.rng = rand.New(rand.NewPCG(2, 43))
 }
 
-// Reset forgets all data values, registrations, approvals, recorded
+// Reset forgets all data values, registrations, approvals, lock exceptions, recorded
 // requests, faults and jobs.
 func (s *Server) Reset() {
 	s.mu.Lock()
@@ -269,15 +272,7 @@ func (s *Server) Put(values ...DataValue) {
 func (s *Server) Registrations() []Registration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Registration, 0, len(s.registrations))
-	for _, r := range s.registrations {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b Registration) int {
-		return cmp.Or(cmp.Compare(a.DataSet, b.DataSet), cmp.Compare(a.Period, b.Period),
-			cmp.Compare(a.OrgUnit, b.OrgUnit), cmp.Compare(a.AttributeOptionCombo, b.AttributeOptionCombo))
-	})
-	return out
+	return s.sortedRegistrations()
 }
 
 // Approve marks data as approved for a workflow, period, org unit and
@@ -546,6 +541,10 @@ func (s *Server) route(w http.ResponseWriter, r *request) {
 		s.requireGet(w, r, s.systemID)
 	case r.path == "/api/me":
 		s.requireGet(w, r, s.me)
+	case r.path == "/api/completeDataSetRegistrations":
+		s.completeDataSetRegistrations(w, r)
+	case r.path == "/api/dataApprovals/approvals":
+		s.requireGet(w, r, s.dataApprovals)
 	case r.path == "/api/dataValueSets":
 		switch r.Method {
 		case http.MethodPost:

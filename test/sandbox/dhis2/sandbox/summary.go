@@ -46,6 +46,9 @@ type conflict struct {
 	property string
 	indexes  []int
 	key      string
+	// plain: a conflict added as ImportConflict(object, value), as the
+	// completeness import does in every version; only those two fields.
+	plain bool
 }
 
 func (s *summary) addConflict(c *conflict) {
@@ -95,7 +98,7 @@ func (s *summary) json() obj {
 
 func (c *conflict) json(v version) obj {
 	switch {
-	case !v.richConflicts():
+	case !v.richConflicts() || c.plain:
 		return obj{{"object", c.object}, {"value", c.value}}
 	case v.newImporter():
 		o := obj{{"objects", c.objects}, {"value", c.value}, {"errorCode", c.code}}
