@@ -662,3 +662,38 @@ func TestDataManagement_orchestrations(t *testing.T) {
 		t.Errorf("second export: orchestrations %q lack the read of what DHIS2 holds", second)
 	}
 }
+
+// A data set assigned to org units outside the mediator's user's hierarchy
+// (a national data set, a district user): DHIS2 refuses a read naming those
+// (409 E2012), so the mediator reads below its user's own org units; its
+// stale values there are still found and deleted.
+func TestDataManagement_userScope(t *testing.T) {
+	_, mo, want := exportDemo(t)
+	period := mo.Period()
+	md := demoMetadata(t)
+	ds := mdDataSet(t, md, seed.DemoDataSet)
+	ds.OrganisationUnits = append(ds.OrganisationUnits, sandbox.Ref{ID: "ouCountry01"})
+	sb, url := startDHIS2(t, "2.41.0", md, func(o *sandbox.Options) {
+		o.User = &sandbox.User{Authorities: []string{"F_DATAVALUE_ADD"}, OrgUnits: []string{seed.OUDistrict}}
+	})
+	// The mediator's own value CHT no longer produces (Kanji, data element
+	// outside the mapping's combos), and a value above its hierarchy.
+	sb.Put(sandbox.DataValue{DataElement: deHH, Period: period, OrgUnit: seed.OUKanji, CategoryOptionCombo: "cocU5Total1", Value: "3", StoredBy: dhisUser},
+		sandbox.DataValue{DataElement: deHH, Period: period, OrgUnit: "ouCountry01", Value: "700", StoredBy: dhisUser})
+	rep := runExport(t, newService(t, exportDB, dhis2Keys(url, true), nil), export.Request{DataSet: seed.DemoDataSet, Period: mo}, false)
+	if rep.Status != export.StatusSuccessful || rep.Changes == nil || rep.Changes.Deleted != 1 || rep.Changes.New != len(want) {
+		t.Fatalf("status %q, changes %+v, problems %+v; want Successful, %d new, 1 deleted", rep.Status, rep.Changes, rep.Problems, len(want))
+	}
+	for _, r := range sb.Requests() {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/dataValueSets") {
+			if q := r.Query; !reflect.DeepEqual(q["orgUnit"], []string{seed.OUDistrict}) || q.Get("children") != "true" {
+				t.Errorf("read %v; want orgUnit=%s&children=true", q, seed.OUDistrict)
+			}
+		}
+	}
+	wantNow := map[key]string{{"ouCountry01", deHH, "", ""}: "700"} // outside the hierarchy: untouched
+	for k, v := range want {
+		wantNow[k] = v
+	}
+	diff(t, "stored", liveValues(sb, period, ""), wantNow)
+}

@@ -22,12 +22,18 @@ type User struct {
 	ID          string
 	Username    string
 	Authorities []string
+	// OrgUnits are the user's data capture org units, the roots of what it
+	// may read and write.
+	OrgUnits []string
 }
 
 type wireMe struct {
-	ID              string   `json:"id"`
-	Username        string   `json:"username"`
-	Authorities     []string `json:"authorities"`
+	ID          string   `json:"id"`
+	Username    string   `json:"username"`
+	Authorities []string `json:"authorities"`
+	OrgUnits    []struct {
+		ID string `json:"id"`
+	} `json:"organisationUnits"`
 	UserCredentials *struct {
 		Username string `json:"username"`
 	} `json:"userCredentials"`
@@ -44,11 +50,16 @@ func (c *Client) Me(ctx context.Context) (User, error) {
 	}
 	const op = "current user"
 	var w wireMe
-	q := url.Values{"fields": {"id,username,userCredentials[username],authorities"}}
+	q := url.Values{"fields": {"id,username,userCredentials[username],authorities,organisationUnits[id]"}}
 	if _, err := c.getJSON(ctx, op, c.endpoint(q, "me"), &w); err != nil {
 		return User{}, err
 	}
 	u := User{ID: w.ID, Username: w.Username, Authorities: w.Authorities}
+	for _, ou := range w.OrgUnits {
+		if ou.ID != "" {
+			u.OrgUnits = append(u.OrgUnits, ou.ID)
+		}
+	}
 	if u.Username == "" && w.UserCredentials != nil {
 		u.Username = w.UserCredentials.Username
 	}

@@ -38,7 +38,7 @@ func (d *dataServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, []byte(`{"version":"2.40.3","serverDate":"2026-11-15T09:30:00.000","calendar":"iso8601"}`))
 	case "/api/me":
 		// 2.36 and older give the username only in userCredentials.
-		writeJSON(w, 200, []byte(`{"id":"xE7jOejl9FI","userCredentials":{"username":"cht-mediator"},"authorities":["F_DATAVALUE_ADD"]}`))
+		writeJSON(w, 200, []byte(`{"id":"xE7jOejl9FI","userCredentials":{"username":"cht-mediator"},"authorities":["F_DATAVALUE_ADD"],"organisationUnits":[{"id":"ouRoot00001"}]}`))
 	case "/api/dataValueSets":
 		var vals []string
 		for _, ou := range r.URL.Query()["orgUnit"] {
@@ -84,7 +84,7 @@ func TestClient_MeAndServerNow(t *testing.T) {
 	c, d := newDataClient(t)
 	ctx := context.Background()
 	u, err := c.Me(ctx)
-	if err != nil || u.Username != "cht-mediator" || !reflect.DeepEqual(u.Authorities, []string{"F_DATAVALUE_ADD"}) {
+	if err != nil || u.Username != "cht-mediator" || !reflect.DeepEqual(u.Authorities, []string{"F_DATAVALUE_ADD"}) || !reflect.DeepEqual(u.OrgUnits, []string{"ouRoot00001"}) {
 		t.Fatalf("Me() = %+v, %v; want cht-mediator from userCredentials", u, err)
 	}
 	if _, err := c.Me(ctx); err != nil || len(d.requests("/api/me")) != 1 {

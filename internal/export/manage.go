@@ -130,13 +130,23 @@ func (s *Service) diff(ctx context.Context, req ExportRequest, md validate.Metad
 	if err != nil {
 		return nil, "", fmt.Errorf("read the mediator's DHIS2 user: %w", err)
 	}
-	scope := dhis2.DataScope{OrgUnits: slices.Sorted(maps.Keys(md.OrgUnits))}
-	if req.OrgUnit != "" {
+	// The whole export reads below the user's own org units (DHIS2 refuses
+	// a read naming an org unit outside them, E2012, and a data set may be
+	// assigned to such org units) and keeps the data set's org units; an
+	// export of one org unit reads that one (and those below it).
+	scope := dhis2.DataScope{OrgUnits: me.OrgUnits, Children: true}
+	switch {
+	case req.OrgUnit != "":
 		scope = dhis2.DataScope{OrgUnits: []string{req.OrgUnit}, Children: req.Children}
+	case len(me.OrgUnits) == 0:
+		scope = dhis2.DataScope{OrgUnits: slices.Sorted(maps.Keys(md.OrgUnits))}
 	}
 	stored, err := dm.DataValues(ctx, req.DataSet, req.Period.Period(), scope)
 	if err != nil {
 		return nil, "", fmt.Errorf("read what DHIS2 holds: %w", err)
+	}
+	if req.OrgUnit == "" {
+		stored = slices.DeleteFunc(stored, func(v validate.Stored) bool { return !md.OrgUnits[v.OrgUnit] })
 	}
 	owners := []string{me.Username}
 	for _, v := range values {

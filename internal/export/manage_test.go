@@ -32,6 +32,7 @@ type fakeManager struct {
 	pushes     [][]validate.Value
 	pushOpts   []dhis2.PushOptions
 	registered []dhis2.Registration
+	scope      dhis2.DataScope
 }
 
 func (f *fakeManager) Metadata(context.Context, string) (validate.Metadata, error) { return f.md, nil }
@@ -53,7 +54,8 @@ func (f *fakeManager) Me(context.Context) (dhis2.User, error) { return f.me, nil
 func (f *fakeManager) ServerNow(context.Context) (time.Time, bool, error) {
 	return f.serverNow, !f.serverNow.IsZero(), nil
 }
-func (f *fakeManager) DataValues(context.Context, string, string, dhis2.DataScope) ([]validate.Stored, error) {
+func (f *fakeManager) DataValues(_ context.Context, _, _ string, scope dhis2.DataScope) ([]validate.Stored, error) {
+	f.scope = scope
 	return f.stored, f.readErr
 }
 func (f *fakeManager) Registrations(context.Context, string, string, []string) ([]dhis2.Registration, error) {
@@ -97,7 +99,12 @@ func TestService_Export_dataManagement(t *testing.T) {
 	expiring := specMetadata()
 	expiring.DataSet.ExpiryDays = 10
 	stale := append(held(me), validate.Stored{DataElement: "deBirths001", Period: "202406", OrgUnit: "ouGone00001", Value: "9", StoredBy: me},
-		validate.Stored{DataElement: "deBirths001", Period: "202406", OrgUnit: "ouOther0001", Value: "4", StoredBy: "clerk"})
+		validate.Stored{DataElement: "deBirths001", Period: "202406", OrgUnit: "ouGone00001", CategoryOptionCombo: "cocUnder5aa", Value: "4", StoredBy: "clerk"},
+		validate.Stored{DataElement: "deBirths001", Period: "202406", OrgUnit: "ouOther0001", Value: "4", StoredBy: me})
+	// ouGone00001 is still assigned to the data set, but CHT no longer
+	// maps it; ouOther0001 holds a value and is not assigned at all.
+	gone := specMetadata()
+	gone.OrgUnits["ouGone00001"] = true
 	changedByClerk := held(me)
 	changedByClerk[0].Value, changedByClerk[0].StoredBy = "30", "clerk"
 	// 2.43 refuses the whole data set group for one approved org unit.
@@ -141,14 +148,17 @@ func TestService_Export_dataManagement(t *testing.T) {
 		},
 		{
 			name:       "own stale value deleted, another user's left alone",
-			f:          &fakeManager{md: specMetadata(), me: dhis2.User{Username: me}, stored: stale},
+			f:          &fakeManager{md: gone, me: dhis2.User{Username: me, OrgUnits: []string{"ouRoot00001"}}, stored: stale},
 			wantStatus: StatusSuccessful, wantPushes: []int{-1}, wantRegs: []string{"ouDistrict1", "ouHc0000001"},
 			check: func(t *testing.T, f *fakeManager, rep *Report) {
 				if d := f.pushes[0][0]; d.OrgUnit != "ouGone00001" || d.Value != "9" || !f.pushOpts[0].Delete {
 					t.Errorf("deleted %+v (options %+v); want ouGone00001's 9 with importStrategy DELETE", d, f.pushOpts[0])
 				}
-				if rep.Import == nil || rep.Import.Deleted != 1 || rep.Changes.Deleted != 1 {
-					t.Errorf("import %+v, changes %+v; want one deletion", rep.Import, rep.Changes)
+				if rep.Import == nil || rep.Import.Deleted != 1 || rep.Changes.Deleted != 1 || len(f.pushes[0]) != 1 {
+					t.Errorf("import %+v, changes %+v; want one deletion (not the clerk's, not the unassigned org unit's)", rep.Import, rep.Changes)
+				}
+				if s := f.scope; !slices.Equal(s.OrgUnits, []string{"ouRoot00001"}) || !s.Children {
+					t.Errorf("read scope %+v; want below the user's own org units", s)
 				}
 			},
 		},

@@ -77,3 +77,95 @@ func FuzzCheckValue(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompare: whatever DHIS2 holds and the mediator produces, Compare
+// never deletes or overwrites another user's value unless told to, never
+// sends a value that is not valid, and accounts for every valid value
+// exactly once.
+func FuzzCompare(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, []byte{1, 2, 3, 250, 4, 5}, true, false)
+	f.Add([]byte{}, []byte{9, 9, 9, 9, 9, 9}, true, true)
+	f.Add([]byte{7, 7, 7, 7}, []byte{}, false, false)
+	f.Fuzz(func(t *testing.T, prod, held []byte, deleteStale, overwrite bool) {
+		md := chwMetadata()
+		des := []string{"deANC000001", "deAGE000001"}
+		ous := []string{"ouHC0000001", "ouHC0000002", "ouHC0000003"}
+		cocs := []string{"", defaultCOC, "cocU5000001"}
+		users := []string{"cht-mediator", "clerk", "CHT-MEDIATOR"}
+		cell := func(b byte) (string, string, string) {
+			return des[int(b)%len(des)], ous[int(b/2)%len(ous)], cocs[int(b/8)%len(cocs)]
+		}
+		var produced []Value
+		seen := map[valueKey]bool{}
+		for i := 0; i+1 < len(prod); i += 2 {
+			de, ou, coc := cell(prod[i])
+			k := valueKey{de, "202401", ou, coc, ""}
+			if coc == defaultCOC {
+				k.coc = ""
+			}
+			if seen[k] { // Check refuses duplicates before Compare
+				continue
+			}
+			seen[k] = true
+			produced = append(produced, Value{DataElement: de, Period: "202401", OrgUnit: ou, CategoryOptionCombo: coc, Value: strconv.Itoa(int(prod[i+1]) % 4)})
+		}
+		var valid []Value
+		for i, v := range produced {
+			if i%3 != 2 { // every third value failed a check
+				valid = append(valid, v)
+			}
+		}
+		var stored []Stored
+		seenHeld := map[valueKey]bool{}
+		for i := 0; i+2 < len(held); i += 3 {
+			de, ou, coc := cell(held[i])
+			k := valueKey{de, "202401", ou, coc, ""}
+			if coc == "" || coc == defaultCOC {
+				k.coc = defaultCOC
+			}
+			if seenHeld[k] {
+				continue
+			}
+			seenHeld[k] = true
+			stored = append(stored, Stored{DataElement: de, Period: "202401", OrgUnit: ou, CategoryOptionCombo: k.coc, AttributeOptionCombo: defaultCOC,
+				Value: strconv.Itoa(int(held[i+1]) % 4), StoredBy: users[int(held[i+2])%len(users)]})
+		}
+		d := Compare(md, produced, valid, stored, DiffOptions{Owners: []string{"cht-mediator"}, DeleteStale: deleteStale, OverwriteOthers: overwrite})
+
+		if got := d.New + d.Changed + d.Unchanged; got > len(valid) {
+			t.Fatalf("new+changed+unchanged = %d > %d valid values", got, len(valid))
+		}
+		if len(d.Send) != d.New+d.Changed || len(d.Delete) != d.Deleted {
+			t.Fatalf("send %d / delete %d do not match counts %+v", len(d.Send), len(d.Delete), d)
+		}
+		if !deleteStale && len(d.Delete) > 0 {
+			t.Fatalf("deleted %v with deletion off", d.Delete)
+		}
+		isValid := map[string]bool{}
+		for _, v := range valid {
+			isValid[v.DataElement+v.OrgUnit+v.CategoryOptionCombo+v.Value] = true
+		}
+		for _, v := range d.Send {
+			if !isValid[v.DataElement+v.OrgUnit+v.CategoryOptionCombo+v.Value] {
+				t.Fatalf("sent %+v, which is not a valid value", v)
+			}
+		}
+		byKey := map[string]Stored{}
+		for _, s := range stored {
+			byKey[s.DataElement+s.OrgUnit+s.CategoryOptionCombo] = s
+		}
+		for _, v := range d.Delete {
+			if s := byKey[v.DataElement+v.OrgUnit+v.CategoryOptionCombo]; s.StoredBy == "clerk" {
+				t.Fatalf("deleted %+v, stored by clerk", v)
+			}
+		}
+		for _, c := range d.Changes {
+			if c.Kind == ChangeChanged && c.StoredBy == "clerk" && !overwrite {
+				t.Fatalf("overwrote clerk's value with overwriting off: %+v", c)
+			}
+			if c.Kind == ChangeDelete && c.StoredBy != "" {
+				t.Fatalf("deletion of another user's value: %+v", c)
+			}
+		}
+	})
+}
