@@ -150,7 +150,7 @@ func (a *App) build(cfg config.Config, plan breakerFor) (*runtime, []*breaker.Br
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2)}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2), MinReady: cfg.Export.MinReady}
 	if cfg.RequireDHIS2() == nil {
 		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, a.log, record("DHIS2")); err != nil {
 			return nil, nil, err
