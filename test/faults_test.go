@@ -56,7 +56,6 @@ const failFastLimit = 50 * time.Millisecond
 // faultOpenFor is the breakers' open interval in these tests.
 const faultOpenFor = time.Second
 
-
 // figure logs one row of the Reliability table.
 func figure(t *testing.T, fault, outcome string, toFail, failFast, recovery time.Duration) {
 	t.Helper()
