@@ -40,8 +40,8 @@ func TestLoadRegistration_mediatorJSON(t *testing.T) {
 		}
 	}
 	keep, err := LoadRegistration(readMediatorJSON(t), "")
-	if err != nil || keep.Version != "0.1.0" {
-		t.Errorf("LoadRegistration(version \"\") = %q, %v; want the file's 0.1.0", keep.Version, err)
+	if err != nil || keep.Version != "0.2.0" {
+		t.Errorf("LoadRegistration(version \"\") = %q, %v; want the file's 0.2.0", keep.Version, err)
 	}
 }
 
