@@ -68,8 +68,10 @@ type himOptions struct {
 	coreDown  bool
 	db        string
 	once      *sync.Once
-	allStates bool             // the demo district's readiness cast
-	coreNow   func() time.Time // core's clock; time.Now when nil
+	allStates bool              // the demo district's readiness cast
+	coreNow   func() time.Time  // core's clock; time.Now when nil
+	flags     map[string]string // extra mediator settings (key = value)
+	metadata  func(md *dhissandbox.Metadata)
 }
 
 func startHIMStackWith(t *testing.T, o himOptions) *himStack {
@@ -90,6 +92,9 @@ func startHIMStackWith(t *testing.T, o himOptions) *himStack {
 
 	// DHIS2 on today's clock: last month is closed and open for data entry.
 	md := demoMetadata(t)
+	if o.metadata != nil {
+		o.metadata(md)
+	}
 	st.dhis, err = dhissandbox.New(dhissandbox.Options{Version: "2.41.1", Metadata: md, Token: himDHIS2Token, Username: "admin", Password: "district-Unused-9"})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +117,7 @@ func startHIMStackWith(t *testing.T, o himOptions) *himStack {
 		t.Fatal(err)
 	}
 
-	cfg, err := config.Load(config.Sources{Flags: map[string]string{
+	flags := map[string]string{
 		"server.addr":                "127.0.0.1:0",
 		"cht.url":                    couch.URL(),
 		"cht.username":               chtUser,
@@ -126,7 +131,11 @@ func startHIMStackWith(t *testing.T, o himOptions) *himStack {
 		"openhim.tls_ca_file":        caFile,
 		"openhim.heartbeat_interval": heartbeatPeriod.String(),
 		"log.level":                  "debug",
-	}})
+	}
+	for k, v := range o.flags {
+		flags[k] = v
+	}
+	cfg, err := config.Load(config.Sources{Flags: flags})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
 // Package httpapi serves the mediator's HTTP API to OpenHIM:
-// POST|GET /export, GET /dataValueSets, GET /readiness and GET /health. It is the only
+// POST|GET /export, GET /dataValueSets, GET /readiness, the month board
+// (GET /board and its board/api calls) and GET /health. It is the only
 // package that imports gin: handlers are methods on a struct holding their
 // dependencies, every answer but /health is an OpenHIM mediator envelope
 // (application/json+openhim, OpenHIM core src/middleware/router.js), and errors map to HTTP and
@@ -150,6 +151,7 @@ type server struct {
 	redactor    *redact.Redactor
 	shutdown    context.Context
 	configured  func() error
+	last        *lastReports // the month board's last export results
 }
 
 // ginMode sets gin's mode once. gin keeps the mode in a package variable
@@ -204,6 +206,8 @@ func build(opts Options) (*server, http.Handler, error) {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	s.last = &lastReports{}
+	s.exp = &rememberingExporter{Exporter: s.exp, last: s.last, now: s.now}
 
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	e := gin.New()
@@ -223,6 +227,7 @@ func build(opts Options) (*server, http.Handler, error) {
 	api.GET("/export", s.postExport)
 	api.GET("/dataValueSets", s.getDataValueSets)
 	api.GET("/readiness", s.getReadiness)
+	s.registerBoard(api)
 	return s, e, nil
 }
 
