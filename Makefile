@@ -27,7 +27,13 @@ $(NPM_STAMP): test/package.json test/package-lock.json
 
 .PHONY: test
 test: deps ## run every test (unit, fuzz seeds, end to end) with the race detector
+	@$(CHROMIUM_CHECK) || echo "test: TestBoard_browser (the month board in headless Chromium) SKIPPED: no Chromium installed (apt-get install chromium, or set CHROMIUM_PATH)"
 	$(GO) test -race -shuffle=on -count=1 -timeout 14m ./...
+
+# Whether the month board's browser test can run: the same lookup as
+# test/board_test.go (CHROMIUM_PATH, then chromium, chromium-browser,
+# google-chrome on PATH).
+CHROMIUM_CHECK := { [ -n "$$CHROMIUM_PATH" ] || command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable; } >/dev/null 2>&1
 
 .PHONY: test-unit
 test-unit: ## run the fast unit tests only (skips test/)

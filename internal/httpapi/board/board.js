@@ -66,9 +66,9 @@
     var verdict = el("span", r.ready ? "Ready to report" : "Not ready", { "class": r.ready ? "ok" : "warn", id: "verdict" });
     s.appendChild(verdict);
     s.appendChild(document.createTextNode(
-      ": " + r.final + " of " + r.expected + " CHWs synced since the month ended (" + pct(r.ratio) + ", " + pct(r.minReady) + " needed)" +
-      (r.pending ? ", " + r.pending + " pending" : "") + (r.neverSynced ? ", " + r.neverSynced + " never synced" : "") +
-      (r.noActivity ? ", " + r.noActivity + " with no activity" : "") + "." + (r.message ? " " + r.message : "")));
+      ": " + (r.final + r.noActivity) + " of " + r.expected + " CHWs are done (" + r.final + " synced since the month ended, " +
+      r.noActivity + " with no activity): " + pct(r.ratio) + ", " + pct(r.minReady) + " needed. " +
+      r.pending + " pending, " + r.neverSynced + " never synced." + (r.message ? " " + r.message : "")));
     if (r.note) s.appendChild(el("span", " " + r.note, { "class": "muted" }));
     var tb = $("readiness-table").tBodies[0];
     tb.replaceChildren();
