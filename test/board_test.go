@@ -14,12 +14,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -188,11 +190,31 @@ func TestBoard_browser(t *testing.T) {
 	defer cancel()
 
 	var mu sync.Mutex
-	var consoleErrors []string
+	var consoleErrors, dialogs []string
+	var logins atomic.Int32
+	// Commands answering an event run outside the listener (chromedp's
+	// rule: a listener must not block on the browser).
+	reply := func(a chromedp.Action) {
+		go func() {
+			if err := chromedp.Run(ctx, a); err != nil && ctx.Err() == nil {
+				t.Errorf("browser: %v", err)
+			}
+		}()
+	}
 	chromedp.ListenTarget(ctx, func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e := ev.(type) {
+		case *fetch.EventRequestPaused:
+			reply(fetch.ContinueRequest(e.RequestID))
+		case *fetch.EventAuthRequired:
+			// The router's basic auth challenge: the supervisor logs in.
+			logins.Add(1)
+			reply(fetch.ContinueWithAuth(e.RequestID, &fetch.AuthChallengeResponse{
+				Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: supervisor, Password: supervisorPass}))
+		case *page.EventJavascriptDialogOpening:
+			dialogs = append(dialogs, e.Message)
+			reply(page.HandleJavaScriptDialog(true))
 		case *runtime.EventExceptionThrown:
 			consoleErrors = append(consoleErrors, "exception: "+e.ExceptionDetails.Error())
 		case *runtime.EventConsoleAPICalled:
@@ -210,8 +232,8 @@ func TestBoard_browser(t *testing.T) {
 		}
 	})
 
-	// The supervisor's login: every request the browser sends to the
-	// router carries the client's basic credentials.
+	// The router asks the browser for credentials (401 with
+	// WWW-Authenticate: Basic); the supervisor answers with the client's.
 	boardURL := st.router.URL + "/cht-dhis2/board"
 	var view boardView
 	read := func() boardView {
@@ -224,8 +246,7 @@ func TestBoard_browser(t *testing.T) {
 	}
 	loaded := `document.body.getAttribute("data-loaded") === "` + m.DataSet + `:` + period + `"`
 	err := chromedp.Run(ctx,
-		log.Enable(), runtime.Enable(), network.Enable(),
-		network.SetExtraHTTPHeaders(network.Headers{"Authorization": auth}),
+		log.Enable(), runtime.Enable(), fetch.Enable().WithHandleAuthRequests(true),
 		chromedp.Navigate(boardURL),
 		chromedp.Poll(`document.querySelectorAll("#dataSet option").length > 0 || !document.getElementById("error").hidden`, nil, chromedp.WithPollingTimeout(time.Minute)),
 		chromedp.SetValue("#dataSet", m.DataSet, chromedp.ByQuery),
@@ -357,6 +378,44 @@ func TestBoard_browser(t *testing.T) {
 		t.Errorf("changes after the push = %q; want nothing left to change", after.ChangesText)
 	}
 
+	if logins.Load() == 0 {
+		t.Errorf("the router never asked the browser to log in")
+	}
+
+	// Kanji alone is not ready (2 of its 4 CHWs done, 0.8 needed): the
+	// push is disabled; the forced push asks first, and is recorded so.
+	err = chromedp.Run(ctx,
+		chromedp.SetValue("#orgUnit", seed.OUKanji, chromedp.ByQuery),
+		chromedp.Evaluate(`document.body.removeAttribute("data-loaded")`, nil),
+		chromedp.Click("#show", chromedp.ByQuery),
+		chromedp.Poll(loaded, nil, chromedp.WithPollingTimeout(time.Minute)),
+	)
+	if err != nil {
+		t.Fatalf("show Kanji: %v", err)
+	}
+	kanji := read()
+	if kanji.Verdict != "Not ready" || !kanji.PushDisabled || kanji.ForceHidden || len(kanji.Pending) != 2 {
+		t.Errorf("Kanji: verdict %q, push disabled %v, force hidden %v, %d pending; want not ready with the forced push offered",
+			kanji.Verdict, kanji.PushDisabled, kanji.ForceHidden, len(kanji.Pending))
+	}
+	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`document.body.removeAttribute("data-loaded"); document.body.removeAttribute("data-pushed")`, nil),
+		chromedp.Click("#force", chromedp.ByQuery),
+		chromedp.Poll(`document.body.hasAttribute("data-pushed") && `+loaded, nil, chromedp.WithPollingTimeout(time.Minute)),
+	)
+	if err != nil {
+		t.Fatalf("forced push: %v (page error: %q)", err, read().Error)
+	}
+	mu.Lock()
+	asked := slices.ContainsFunc(dialogs, func(d string) bool { return strings.Contains(d, "recorded as forced") })
+	mu.Unlock()
+	if !asked {
+		t.Errorf("the forced push asked %q; want a confirmation saying it is recorded as forced", dialogs)
+	}
+	if forced := read(); !strings.Contains(forced.Last, "forced past the readiness gate") || !strings.Contains(forced.Last, "for org unit "+seed.OUKanji) {
+		t.Errorf("last export after the forced push = %q", forced.Last)
+	}
+
 	// What DHIS2 stored: CHT's values, the stale one deleted.
 	live := map[key]string{}
 	staleDeleted := false
@@ -377,7 +436,7 @@ func TestBoard_browser(t *testing.T) {
 	// What core recorded: every call of the page, as the supervisor, on
 	// the board's channel; the push with its DHIS2 orchestrations.
 	var calls []string
-	var push bool
+	var push, forcedTx bool
 	channelID, clientID := "", ""
 	for _, c := range st.core.Clients() {
 		if c.ClientID == supervisor {
@@ -398,6 +457,10 @@ func TestBoard_browser(t *testing.T) {
 			t.Errorf("transaction %s %s: client %q channel %q; want the supervisor on %q", tx.Request.Method, tx.Request.Path, tx.ClientID, tx.ChannelID, channelID)
 		}
 		if tx.Request.Method == http.MethodPost && tx.Request.Path == "/cht-dhis2/board/api/export" {
+			if strings.Contains(tx.Request.Querystring, "force=true") {
+				forcedTx = props(tx)["forced"] == "true" && props(tx)["orgUnit"] == seed.OUKanji
+				continue
+			}
 			push = tx.Status == "Successful" && props(tx)["dryRun"] == "false"
 			found := false
 			for _, o := range tx.Orchestrations {
@@ -415,6 +478,9 @@ func TestBoard_browser(t *testing.T) {
 	}
 	if !push {
 		t.Errorf("core recorded no Successful push (dryRun false)")
+	}
+	if !forcedTx {
+		t.Errorf("core recorded no forced push of Kanji with the property forced=true")
 	}
 	all, _ := json.Marshal(st.core.Transactions())
 	noSecrets(t, "the transactions core stored", string(all))
