@@ -15,6 +15,7 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/httpapi"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/metrics"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	mediatorconfig "github.com/cht-dhis2-mediator/cht-dhis2-mediator/mediator-config"
@@ -43,6 +44,9 @@ type App struct {
 	// redactor holds every credential the mediator has been given (local
 	// and console config): logs, answers, /health and errors go through it.
 	redactor *redact.Redactor
+	// metrics are served at /metrics; every upstream client and export
+	// reports into them.
+	metrics *metrics.Metrics
 	// stopExports cancels running exports when the shutdown grace period
 	// has passed (their answers still go out, listing what was not sent).
 	stopCtx     context.Context
@@ -79,6 +83,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	// shows them.
 	a.breakers.For(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
 	a.breakers.For(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
+	a.metrics = metrics.New(metrics.Options{Breakers: a.breakers.States, OpenHIM: a.openhimHealth})
 	rt, planned, err := a.build(cfg, a.breakers.Plan)
 	if err != nil {
 		return nil, err
@@ -98,6 +103,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Redactor:     a.redactor,
 		Shutdown:     a.stopCtx,
 		Configured:   a.configured,
+		Metrics:      a.metrics.Handler(),
+		MetricsAuth:  cfg.Server.MetricsAuth,
 	})
 	if err != nil {
 		return nil, err
@@ -107,7 +114,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build OpenHIM client: %w", err)
 		}
-		hc.Transport = breaker.NewTransport(a.breakers.For(upstreamOpenHIM, breakerSettings(cfg.OpenHIM.Breaker)), hc.Transport)
+		hc.Transport = a.metrics.Transport(upstreamOpenHIM, breaker.NewTransport(a.breakers.For(upstreamOpenHIM, breakerSettings(cfg.OpenHIM.Breaker)), hc.Transport))
 		core, err := openhim.New(cfg.OpenHIM, hc, log)
 		if err != nil {
 			return nil, fmt.Errorf("build OpenHIM client: %w", err)
@@ -124,8 +131,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 
 // build makes the export service of cfg, its upstream clients recording
 // every call as an orchestration of the request that made it. Each
-// client's transport stack is recorder → breaker → retry → http.Transport
-// (upstreamClient). The breakers come from plan (Registry.Plan): the ones
+// client's transport stack is recorder → metrics → breaker → retry →
+// http.Transport (upstreamClient): the metrics time each call once,
+// retries included, and count the calls an open breaker refused. The breakers come from plan (Registry.Plan): the ones
 // in use when their settings are unchanged, else new ones, returned so
 // that the caller installs them only once the whole config is accepted.
 func (a *App) build(cfg config.Config, plan breakerFor) (*runtime, []*breaker.Breaker, error) {
@@ -137,22 +145,22 @@ func (a *App) build(cfg config.Config, plan breakerFor) (*runtime, []*breaker.Br
 	}
 	creds := credentials(cfg)
 	limit := cfg.OpenHIM.OrchestrationBodyLimit
-	record := func(upstream string) func(http.RoundTripper) http.RoundTripper {
+	record := func(upstream, name string) func(http.RoundTripper) http.RoundTripper {
 		return func(next http.RoundTripper) http.RoundTripper {
-			return openhim.NewTransport(next, upstream, limit, creds...)
+			return openhim.NewTransport(a.metrics.Transport(upstream, next), name, limit, creds...)
 		}
 	}
 	rt := &runtime{cfg: cfg}
 	if cfg.CHT.URL == "" {
 		return rt, planned, nil
 	}
-	chtClient, err := newCHTClient(cfg, breakers, a.log, record("CHT"))
+	chtClient, err := newCHTClient(cfg, breakers, a.log, record(upstreamCHT, "CHT"))
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2)}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2), OnBuild: a.metrics.ObserveDocsRead}
 	if cfg.RequireDHIS2() == nil {
-		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, a.log, record("DHIS2")); err != nil {
+		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, a.log, record(upstreamDHIS2, "DHIS2")); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -327,11 +335,52 @@ func (l liveExporter) Preview(ctx context.Context, req export.Request) (*export.
 }
 
 func (l liveExporter) Export(ctx context.Context, req export.ExportRequest) (*export.Report, error) {
+	start := time.Now()
 	svc, err := l.service()
-	if err != nil {
-		return nil, err
+	var rep *export.Report
+	if err == nil {
+		rep, err = svc.Export(ctx, req)
 	}
-	return svc.Export(ctx, req)
+	l.a.metrics.ObserveExport(exportResult(req, rep, err, start, time.Now()))
+	return rep, err
+}
+
+// exportResult is what the metrics record of one export: its report, or
+// its error when it produced none.
+func exportResult(req export.ExportRequest, rep *export.Report, err error, start, end time.Time) metrics.ExportResult {
+	r := metrics.ExportResult{DataSet: req.DataSet, DryRun: req.DryRun, Duration: end.Sub(start), Ended: end}
+	switch {
+	case err != nil && export.IsInputError(err):
+		r.Outcome = metrics.OutcomeRefused
+	case err != nil && errors.Is(err, context.Canceled):
+		r.Outcome = metrics.OutcomeCanceled
+	case err != nil || rep == nil:
+		r.Outcome = metrics.OutcomeError
+	default:
+		switch rep.Status {
+		case export.StatusSuccessful:
+			r.Outcome = metrics.OutcomeSuccessful
+		case export.StatusCompletedWithErrors:
+			r.Outcome = metrics.OutcomeCompletedWithErrors
+		default:
+			r.Outcome = metrics.OutcomeFailed
+		}
+		r.Built, r.Rejected = rep.DataValues.Built, rep.DataValues.Rejected
+		if rep.Import != nil {
+			r.Pushed, r.Deleted = rep.Import.Imported+rep.Import.Updated, rep.Import.Deleted
+		}
+	}
+	return r
+}
+
+// openhimHealth is the registration and heartbeat health the metrics
+// report.
+func (a *App) openhimHealth() metrics.Health {
+	if a.agent == nil {
+		return metrics.Health{}
+	}
+	st := a.agent.Status()
+	return metrics.Health{Enabled: true, Registered: st.Registered, LastHeartbeat: st.LastHeartbeat, Failing: st.LastError != ""}
 }
 
 func (l liveExporter) DataSets(ctx context.Context) ([]string, error) {

@@ -46,18 +46,22 @@ type Options struct {
 	// Data says what an export may do to what DHIS2 holds (deletions,
 	// overwriting, completeness).
 	Data DataOptions
+	// OnBuild, optional, is told of every build that read CHT: its data
+	// set and the target docs it read (the mediator's metrics).
+	OnBuild func(dataSet string, targetDocs int)
 }
 
 // Service runs previews (and, later, exports) of CHT data as DHIS2 data
 // value sets. It is safe for concurrent use; concurrent identical builds
 // share one CHT read (see Preview).
 type Service struct {
-	cht    CHTSource
-	dhis2  DHIS2Target
-	data   DataOptions
-	locale string
-	now    func() time.Time
-	log    *slog.Logger
+	cht     CHTSource
+	dhis2   DHIS2Target
+	data    DataOptions
+	locale  string
+	now     func() time.Time
+	log     *slog.Logger
+	onBuild func(dataSet string, targetDocs int)
 
 	// batchDocs and workers shape the read: target docs are folded in
 	// batches of about batchDocs docs, whose owners are fetched by workers
@@ -97,7 +101,7 @@ func New(src CHTSource, opts Options) (*Service, error) {
 		return nil, errors.New("export: a logger is required")
 	}
 	s := &Service{cht: src, dhis2: opts.DHIS2, data: opts.Data, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export"),
-		batchDocs: defaultBatchDocs, workers: defaultWorkers}
+		onBuild: opts.OnBuild, batchDocs: defaultBatchDocs, workers: defaultWorkers}
 	if t, ok := src.(tuning); ok {
 		s.batchDocs = max(t.BatchSize(), 1)
 		s.workers = max(t.Concurrency(), 1)
@@ -225,6 +229,9 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 			return nil, &InputError{Err: err}
 		}
 		docs, owners, err = s.readMonthWhole(ctx, op, req, b)
+	}
+	if s.onBuild != nil && docs > 0 {
+		s.onBuild(req.DataSet, docs)
 	}
 	if err != nil {
 		return nil, err

@@ -1,7 +1,7 @@
 // Package httpapi serves the mediator's HTTP API to OpenHIM:
-// POST|GET /export, GET /dataValueSets and GET /health. It is the only
+// POST|GET /export, GET /dataValueSets, GET /health and GET /metrics. It is the only
 // package that imports gin: handlers are methods on a struct holding their
-// dependencies, every answer but /health is an OpenHIM mediator envelope
+// dependencies, every answer but /health and /metrics is an OpenHIM mediator envelope
 // (application/json+openhim, OpenHIM core src/middleware/router.js), and errors map to HTTP and
 // OpenHIM status in one function, statusFor.
 //
@@ -128,6 +128,11 @@ type Options struct {
 	// Configured, optional, returns nil when the mediator has what it needs
 	// to export (CHT and DHIS2), else why not: /health reports it.
 	Configured func() error
+	// Metrics, optional, serves GET /metrics (the Prometheus exposition
+	// format). With MetricsAuth it asks for Username and Password like the
+	// API (when they are set); without, any scraper may read it.
+	Metrics     http.Handler
+	MetricsAuth bool
 }
 
 // server holds the handlers' dependencies.
@@ -220,6 +225,14 @@ func build(opts Options) (*server, http.Handler, error) {
 	api.POST("/export", s.postExport)
 	api.GET("/export", s.postExport)
 	api.GET("/dataValueSets", s.getDataValueSets)
+	if opts.Metrics != nil {
+		metrics := gin.WrapH(opts.Metrics)
+		if opts.MetricsAuth {
+			e.GET("/metrics", s.basicAuth, metrics)
+		} else {
+			e.GET("/metrics", metrics)
+		}
+	}
 	return s, e, nil
 }
 
