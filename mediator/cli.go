@@ -20,6 +20,9 @@ const (
 	exitOK    = 0
 	exitRun   = 1 // the command ran and failed: an upstream error, a failed push
 	exitUsage = 2 // bad arguments or configuration
+	// exitNotReady: the month does not pass the readiness gate (mediator
+	// readiness), or an export was held back by it.
+	exitNotReady = 3
 )
 
 const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
@@ -27,7 +30,8 @@ const usage = `mediator moves CHT target data into DHIS2, behind OpenHIM.
 Usage:
   mediator serve [--check-config]
   mediator preview --data-set ID --period YYYYMM [--org-unit ID] [--children] [--human-readable]
-  mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run [--json]]
+  mediator export  --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run [--json]] [--force]
+  mediator readiness --data-set ID --period YYYYMM [--org-unit ID] [--children] [--json]
   mediator check [--json]
   mediator version
 
@@ -56,6 +60,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.preview(ctx, args[1:])
 	case "export":
 		return c.export(ctx, args[1:])
+	case "readiness":
+		return c.readiness(ctx, args[1:])
 	case "check":
 		return c.check(ctx, args[1:])
 	case "version", "--version", "-version":
@@ -178,6 +184,12 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 	for _, pr := range p.Problems {
 		fmt.Fprintf(c.stderr, "problem: %s: %s\n", pr.Code, pr.Message)
 	}
+	if p.Readiness != nil {
+		fmt.Fprint(c.stderr, p.Readiness.Summary(p.Set.Period))
+		if !p.Readiness.Ready {
+			fmt.Fprintf(c.stderr, "warning: month %s is not ready (%s); an export would not push it without --force\n", p.Set.Period, p.Readiness.Message)
+		}
+	}
 	if err := c.writeData(p.Set); err != nil {
 		c.fail("preview: write output: %v", err)
 		return exitRun
@@ -191,10 +203,11 @@ func (c *cli) export(ctx context.Context, args []string) int {
 	buildArgs := buildFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "ask DHIS2 to validate and count without saving; prints a table of the changes")
 	asJSON := fs.Bool("json", false, "with --dry-run: print the report JSON instead of the table")
+	force := fs.Bool("force", false, "push even when the month is not ready (not ended, no target doc, too few CHWs synced)")
 	fs.Usage = func() {
-		fmt.Fprintln(c.stderr, "Usage: mediator export --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run [--json]]")
+		fmt.Fprintln(c.stderr, "Usage: mediator export --data-set ID --period YYYYMM [--org-unit ID] [--children] [--dry-run [--json]] [--force]")
 		fmt.Fprintln(c.stderr, "Reads CHT, validates every value against DHIS2's metadata, pushes the valid ones and prints the report.")
-		fmt.Fprintln(c.stderr, "Exit 0 only when DHIS2 imported every value without a conflict.")
+		fmt.Fprintln(c.stderr, "Exit 0 only when DHIS2 imported every value without a conflict; 3 when the month is not ready and nothing was pushed.")
 		fs.PrintDefaults()
 	}
 	if code, ok := c.parse(fs, args); !ok {
@@ -214,9 +227,24 @@ func (c *cli) export(ctx context.Context, args []string) int {
 		c.fail("configuration: %v", err)
 		return exitUsage
 	}
-	rep, err := svc.Export(ctx, app.ExportRequest(req, *dryRun))
+	rep, err := svc.Export(ctx, app.ExportRequest(req, *dryRun, *force))
+	if nr := app.NotReady(err); nr != nil {
+		fmt.Fprint(c.stderr, nr.Readiness.Summary(nr.Period))
+		if err := c.writeJSON(nr.Report); err != nil {
+			c.fail("export: write report: %v", err)
+			return exitRun
+		}
+		c.fail("%v: nothing was sent to DHIS2 (--force pushes anyway)", err)
+		return exitNotReady
+	}
 	if err != nil {
 		return c.failed("export", err)
+	}
+	if rep.Readiness != nil {
+		fmt.Fprint(c.stderr, rep.Readiness.Summary(rep.Period))
+	}
+	if rep.Forced {
+		fmt.Fprintf(c.stderr, "warning: forced past the readiness gate: month not ready: %s\n", rep.ForcedPast)
 	}
 	write := c.writeJSON
 	if *dryRun && !*asJSON {
@@ -299,4 +327,51 @@ func (c *cli) writeData(v any) error {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func (c *cli) readiness(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("readiness", flag.ContinueOnError)
+	cfgPath, sets := commonFlags(fs)
+	buildArgs := buildFlags(fs)
+	asJSON := fs.Bool("json", false, "print the readiness object as JSON instead of a table")
+	fs.Usage = func() {
+		fmt.Fprintln(c.stderr, "Usage: mediator readiness --data-set ID --period YYYYMM [--org-unit ID] [--children] [--json]")
+		fmt.Fprintln(c.stderr, "Reads CHT only and tells which CHWs have synced the month since it ended.")
+		fmt.Fprintln(c.stderr, "Exit 0 when the month passes the readiness gate (export.min_ready), 3 when it does not.")
+		fs.PrintDefaults()
+	}
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	req, err := buildArgs().Request()
+	if err != nil {
+		c.fail("readiness: %v", err)
+		return exitUsage
+	}
+	cfg, log, ok := c.setup(*cfgPath, sets)
+	if !ok {
+		return exitUsage
+	}
+	svc, err := app.NewExportService(cfg, log, false)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return exitUsage
+	}
+	r, err := svc.Readiness(ctx, req)
+	if err != nil {
+		return c.failed("readiness", err)
+	}
+	if *asJSON {
+		err = c.writeJSON(r)
+	} else {
+		_, err = fmt.Fprint(c.stdout, r.Table(req.DataSet, req.Period.Period()))
+	}
+	if err != nil {
+		c.fail("readiness: write output: %v", err)
+		return exitRun
+	}
+	if !r.Ready {
+		return exitNotReady
+	}
+	return exitOK
 }

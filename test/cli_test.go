@@ -87,8 +87,12 @@ func TestCLI_preview(t *testing.T) {
 		t.Errorf("header = %q %q %q", set.DataSet, set.Period, set.CompleteDate)
 	}
 	diff(t, "cli", values(t, set, "202610"), demoExpected(m, m.DataSet, "2026-10"))
-	if stderr != "" {
-		t.Errorf("stderr = %q; want nothing for clean data at level warn", stderr)
+	rest, summary := splitReadiness(stderr)
+	if rest != "" {
+		t.Errorf("stderr = %q; want only the readiness summary for clean data at level warn", stderr)
+	}
+	if !strings.HasPrefix(summary, "readiness 202610: ready: 10 of 10 expected CHWs synced the month (10 final,") {
+		t.Errorf("readiness summary = %q; want the month ready, every CHW final", summary)
 	}
 
 	// The config file, --set over environment, and an org unit filter.

@@ -539,7 +539,11 @@ func TestExport_badInput(t *testing.T) {
 			if code != tt.code {
 				t.Errorf("exit %d; want %d; stderr:\n%s", code, tt.code, stderr)
 			}
-			line := strings.TrimSpace(stderr)
+			rest, summary := splitReadiness(stderr)
+			line := strings.TrimSpace(rest)
+			if summary != "" && !strings.HasPrefix(summary, "readiness 202610: ready: ") {
+				t.Errorf("readiness summary = %q; want the month ready", summary)
+			}
 			if strings.Contains(line, "\n") || !strings.HasPrefix(line, "mediator: ") {
 				t.Errorf("stderr = %q; want one sentence starting with \"mediator: \"", stderr)
 			}
@@ -633,7 +637,8 @@ func TestExport_serverErrorMidPush(t *testing.T) {
 			t.Errorf("report error = %q; want it to contain %q", rep.Error, s)
 		}
 	}
-	if line := strings.TrimSpace(stderr); strings.Contains(line, "\n") || !strings.Contains(line, "Completed with error(s)") || !strings.Contains(line, "500") {
+	rest, _ := splitReadiness(stderr)
+	if line := strings.TrimSpace(rest); strings.Contains(line, "\n") || !strings.Contains(line, "Completed with error(s)") || !strings.Contains(line, "500") {
 		t.Errorf("stderr = %q; want one sentence with the status and the 500", stderr)
 	}
 	if rep.DataValues.Built != len(want) || rep.DataValues.Valid != len(want) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/couchdb"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
 )
 
 // Credentials of the test server: a server admin that is also the only
@@ -78,16 +80,28 @@ func requireServer(t *testing.T) {
 	}
 }
 
-// newDB creates a fresh database on the test server and loads docs into it.
+// newDB creates a fresh database on the test server and loads docs into it;
+// the seed.LogDocs among them (CHT's replication logs) go into the logs
+// database <name>-logs, as on CHT.
 func newDB(t *testing.T, name string, docs []any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	docs, logs := seed.SplitLogs(docs)
 	if err := couch.CreateDB(ctx, name); err != nil {
 		t.Fatalf("create db %s: %v", name, err)
 	}
 	if err := couch.BulkDocs(ctx, name, docs); err != nil {
 		t.Fatalf("load %d docs into %s: %v", len(docs), name, err)
+	}
+	if len(logs) == 0 {
+		return
+	}
+	if err := couch.CreateDB(ctx, name+"-logs"); err != nil {
+		t.Fatalf("create db %s-logs: %v", name, err)
+	}
+	if err := couch.BulkDocs(ctx, name+"-logs", logs); err != nil {
+		t.Fatalf("load %d docs into %s-logs: %v", len(logs), name, err)
 	}
 }
 
@@ -124,4 +138,18 @@ func newService(t *testing.T, db string, overrides map[string]string, logs io.Wr
 		t.Fatalf("NewExportService: %v", err)
 	}
 	return svc
+}
+
+// splitReadiness separates the readiness summary that preview and export
+// print on stderr (lines starting with "readiness ") from the rest.
+func splitReadiness(stderr string) (rest, summary string) {
+	var r, sm []string
+	for _, l := range strings.SplitAfter(stderr, "\n") {
+		if strings.HasPrefix(l, "readiness ") {
+			sm = append(sm, l)
+		} else if l != "" {
+			r = append(r, l)
+		}
+	}
+	return strings.Join(r, ""), strings.Join(sm, "")
 }

@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	himsandbox "github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/openhim/sandbox"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/seed"
 )
@@ -117,8 +119,21 @@ func TestMetrics_scrapedFromTheBinary(t *testing.T) {
 
 	// A successful export.
 	q := "/export?dataSet=" + ds + "&period=" + mo.Period()
-	if code, body := get(q, true); code != 200 {
+	code, body := get(q, true)
+	if code != 200 {
 		t.Fatalf("GET %s: %d %s", q, code, body)
+	}
+	var env struct {
+		Response struct {
+			Body string `json:"body"`
+		} `json:"response"`
+	}
+	var rep export.Report
+	if err := json.Unmarshal([]byte(body), &env); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(env.Response.Body), &rep); err != nil || rep.Readiness == nil {
+		t.Fatalf("report %s: %v; want one with its readiness", env.Response.Body, err)
 	}
 	if got := len(storedValues(t, sb, mo.Period())); got != len(want) {
 		t.Fatalf("DHIS2 stored %d values; want %d", got, len(want))
@@ -143,6 +158,7 @@ func TestMetrics_scrapedFromTheBinary(t *testing.T) {
 		{`cht_dhis2_mediator_upstream_request_duration_seconds_count{result="2xx",upstream="dhis2"}`, gt(0), "> 0"},
 		{`cht_dhis2_mediator_upstream_request_duration_seconds_count{result="2xx",upstream="openhim"}`, gt(0), "> 0"},
 		{`cht_dhis2_mediator_upstream_errors_total{reason="http_5xx",upstream="dhis2"}`, eq(0), "0"},
+		{`cht_dhis2_mediator_readiness_ratio{data_set="` + ds + `"}`, eq(rep.Readiness.Ratio), "the report's readiness ratio " + strconv.FormatFloat(rep.Readiness.Ratio, 'g', -1, 64)},
 	}
 	check := func(when string) {
 		t.Helper()

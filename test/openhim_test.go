@@ -50,6 +50,7 @@ type himStack struct {
 	mediator *app.App
 	logs     *testutil.SyncBuffer
 	month    seed.Month
+	manifest *seed.Manifest
 	want     map[key]string // what DHIS2 must store for the demo data set
 	wantAll  map[key]string // ... for every data set of CHT's dhis_data_sets
 }
@@ -58,15 +59,31 @@ var openhimOnce sync.Once
 
 func startHIMStack(t *testing.T, coreDown bool) *himStack {
 	t.Helper()
+	return startHIMStackWith(t, himOptions{coreDown: coreDown, db: openhimDB, once: &openhimOnce})
+}
+
+// himOptions vary the stack: the CHT database (loaded once) and its demo
+// district, core's clock.
+type himOptions struct {
+	coreDown  bool
+	db        string
+	once      *sync.Once
+	allStates bool             // the demo district's readiness cast
+	coreNow   func() time.Time // core's clock; time.Now when nil
+}
+
+func startHIMStackWith(t *testing.T, o himOptions) *himStack {
+	t.Helper()
 	requireServer(t)
+	coreDown, db := o.coreDown, o.db
 	now := time.Now()
 	mo := seed.LastMonth(now)
-	docs, m, err := seed.DemoDocs(seed.DemoOptions{End: mo, Months: 1})
+	docs, m, err := seed.DemoDocs(seed.DemoOptions{End: mo, Months: 1, AllStates: o.allStates})
 	if err != nil {
 		t.Fatal(err)
 	}
-	openhimOnce.Do(func() { newDB(t, openhimDB, docs) })
-	st := &himStack{logs: &testutil.SyncBuffer{}, month: mo, want: norm(demoExpected(m, seed.DemoDataSet, mo)), wantAll: norm(demoExpected(m, seed.OtherDataSet, mo))}
+	o.once.Do(func() { newDB(t, db, docs) })
+	st := &himStack{logs: &testutil.SyncBuffer{}, month: mo, manifest: m, want: norm(demoExpected(m, seed.DemoDataSet, mo)), wantAll: norm(demoExpected(m, seed.OtherDataSet, mo))}
 	for k, v := range st.want {
 		st.wantAll[k] = v
 	}
@@ -81,7 +98,7 @@ func startHIMStack(t *testing.T, coreDown bool) *himStack {
 
 	// OpenHIM core: its API over TLS with a certificate the mediator must
 	// be told to trust, and its router.
-	st.core, err = himsandbox.New(himsandbox.Options{RootUser: himRoot, RootPassword: himPassword})
+	st.core, err = himsandbox.New(himsandbox.Options{RootUser: himRoot, RootPassword: himPassword, Now: o.coreNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +117,7 @@ func startHIMStack(t *testing.T, coreDown bool) *himStack {
 		"cht.url":                    couch.URL(),
 		"cht.username":               chtUser,
 		"cht.password":               chtPassword,
-		"cht.database":               openhimDB,
+		"cht.database":               db,
 		"dhis2.url":                  dhisURL,
 		"dhis2.token":                himDHIS2Token,
 		"openhim.url":                st.api.URL,

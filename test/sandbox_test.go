@@ -48,8 +48,8 @@ func TestSandbox_byHand(t *testing.T) {
 			curl = line
 		}
 	}
-	if len(env) < 9 || len(commands) != 3 || curl == "" {
-		t.Fatalf("instructions without 9 exports, 3 commands and a curl:\n%s", text)
+	if len(env) < 9 || len(commands) != 4 || curl == "" {
+		t.Fatalf("instructions without 9 exports, 4 commands and a curl:\n%s", text)
 	}
 	for _, args := range commands {
 		code, stdout, stderr := run(t, env, args...)
@@ -61,6 +61,10 @@ func TestSandbox_byHand(t *testing.T) {
 		case "check":
 			if !strings.Contains(stdout, "every check passed") {
 				t.Errorf("check: %s", stdout)
+			}
+		case "readiness":
+			if !strings.Contains(stdout, "Ready: 100% of the expected CHWs have synced the month") {
+				t.Errorf("readiness: %s", stdout)
 			}
 		case "preview":
 			var set export.DataValueSet

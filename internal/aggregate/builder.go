@@ -128,6 +128,8 @@ type Builder struct {
 	seed      maphash.Seed             // of the fingerprints
 	ancestors map[string]ancestorEntry // lineage → rows, by nearest ancestor
 	err       error                    // a failed Flush
+
+	lookup *rowIndex // the rows for OrgUnitsUnder before any Flush
 }
 
 // ErrOwnerSplit is returned by Flush when docs of an owner already flushed
@@ -848,4 +850,32 @@ func duplicateMessage(o *ownerState, l docRef) string {
 	}
 	return fmt.Sprintf("target doc %q (updated_date %d) skipped: owner %q has a more recently updated target doc %q (updated_date %d) this month, which counts",
 		l.id, l.updated, o.id, o.docID, o.updated)
+}
+
+// OrgUnitsUnder returns the selected org units (sorted) that a contact with
+// the given id and stored lineage (nearest ancestor first) lies under, by
+// the rule that places an owner's docs: its own org units and those of
+// every ancestor. It tells which requested org units a CHT user belongs to.
+// Call it after every contact was added.
+func (b *Builder) OrgUnitsUnder(id string, lineage []string) []string {
+	index := b.index
+	if index == nil {
+		if b.lookup == nil {
+			b.lookup = b.rows()
+		}
+		index = b.lookup
+	}
+	rows := appendRows(nil, index.contactRows[id])
+	for _, anc := range lineage {
+		rows = appendRows(rows, index.contactRows[anc])
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = index.ous[r]
+	}
+	slices.Sort(out)
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -412,4 +413,37 @@ func TestBuilder_Flush(t *testing.T) {
 		}()
 		b.AddContact(Contact{ID: "c1"})
 	})
+}
+
+func TestBuilder_OrgUnitsUnder(t *testing.T) {
+	b, err := NewBuilder(Options{DataSet: "ds1", OrgUnit: "ouDistrict", Children: true},
+		[]DataSet{{ID: "ds1"}}, []TargetDef{{ID: "t", DHIS: []Mapping{{DataElement: "de1"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.AddContact(Contact{ID: "d1", OrgUnits: []OrgUnitMapping{{OrgUnit: "ouDistrict"}}})
+	b.AddContact(Contact{ID: "hc1", OrgUnits: []OrgUnitMapping{{OrgUnit: "ouHc1"}}, Lineage: []string{"d1"}})
+	b.AddContact(Contact{ID: "hcX", OrgUnits: []OrgUnitMapping{{OrgUnit: "ouOther"}}})
+	tests := []struct {
+		id      string
+		lineage []string
+		want    []string
+	}{
+		{"chw1", []string{"area1", "hc1", "d1"}, []string{"ouDistrict", "ouHc1"}},
+		{"hc1", []string{"d1"}, []string{"ouDistrict", "ouHc1"}},
+		{"chw2", []string{"area2", "hcX"}, nil},
+		{"nobody", nil, nil},
+	}
+	for _, tt := range tests {
+		if got := b.OrgUnitsUnder(tt.id, tt.lineage); !slices.Equal(got, tt.want) {
+			t.Errorf("OrgUnitsUnder(%q, %v) = %v; want %v", tt.id, tt.lineage, got, tt.want)
+		}
+	}
+	// After a Flush the same answer comes from the result's rows.
+	if err := b.Flush(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.OrgUnitsUnder("chw1", []string{"area1", "hc1", "d1"}); !slices.Equal(got, []string{"ouDistrict", "ouHc1"}) {
+		t.Errorf("after Flush: %v", got)
+	}
 }

@@ -114,7 +114,7 @@ func NewExportService(cfg config.Config, log *slog.Logger, withDHIS2 bool) (*exp
 	if err != nil {
 		return nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log, Data: dataOptions(cfg.DHIS2)}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: log, Data: dataOptions(cfg.DHIS2), MinReady: cfg.Export.MinReady}
 	if withDHIS2 {
 		if opts.DHIS2, err = newDHIS2Client(cfg, breakers.For, log, nil); err != nil {
 			return nil, err

@@ -20,7 +20,8 @@ var allowedInternal = map[string][]string{
 	"mediator":           {"app", "config"},
 	"internal/app":       {"*"},
 	"internal/httpapi":   {"export", "openhim", "aggregate", "validate", "redact", "flight"},
-	"internal/export":    {"aggregate", "validate", "cht", "dhis2", "flight"},
+	"internal/export":    {"aggregate", "validate", "cht", "dhis2", "flight", "readiness"},
+	"internal/readiness": {},
 	"internal/cht":       {"aggregate", "validate", "config", "redact", "redirect"},
 	"internal/dhis2":     {"aggregate", "validate", "config", "redact"},
 	"internal/openhim":   {"aggregate", "validate", "config", "redact", "redirect"},
@@ -41,6 +42,7 @@ var allowedInternal = map[string][]string{
 var forbidden = map[string][]string{
 	"internal/aggregate": {"net/http", "os", "github.com/", "golang.org/x/"},
 	"internal/validate":  {"net/http", "os", "github.com/", "golang.org/x/"},
+	"internal/readiness": {"net/http", "os", "github.com/", "golang.org/x/"},
 	"internal/export":    {"github.com/gin-gonic/", "github.com/spf13/viper"},
 	"internal/cht":       {"github.com/gin-gonic/", "github.com/spf13/viper"},
 	"internal/dhis2":     {"github.com/gin-gonic/", "github.com/spf13/viper"},

@@ -45,9 +45,20 @@ const (
 	StatusSuccessful = export.StatusSuccessful
 )
 
-// ExportRequest makes an export request of a build request.
-func ExportRequest(req export.Request, dryRun bool) export.ExportRequest {
-	return export.ExportRequest{Request: req, DryRun: dryRun}
+// ExportRequest makes an export request of a build request; force pushes
+// past the readiness gate.
+func ExportRequest(req export.Request, dryRun, force bool) export.ExportRequest {
+	return export.ExportRequest{Request: req, DryRun: dryRun, Force: force}
+}
+
+// NotReady returns the export held back by the readiness gate that err is,
+// or nil.
+func NotReady(err error) *export.NotReadyError {
+	var nr *export.NotReadyError
+	if errors.As(err, &nr) {
+		return nr
+	}
+	return nil
 }
 
 // Report is the export report, re-exported for main's dry-run table.

@@ -17,6 +17,7 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/httpapi"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/metrics"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/readiness"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	mediatorconfig "github.com/cht-dhis2-mediator/cht-dhis2-mediator/mediator-config"
 )
@@ -158,7 +159,7 @@ func (a *App) build(cfg config.Config, plan breakerFor) (*runtime, []*breaker.Br
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2), OnBuild: a.metrics.ObserveDocsRead}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2), MinReady: cfg.Export.MinReady, OnBuild: a.metrics.ObserveDocsRead}
 	if cfg.RequireDHIS2() == nil {
 		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, a.log, record(upstreamDHIS2, "DHIS2")); err != nil {
 			return nil, nil, err
@@ -342,7 +343,24 @@ func (l liveExporter) Export(ctx context.Context, req export.ExportRequest) (*ex
 		rep, err = svc.Export(ctx, req)
 	}
 	l.a.metrics.ObserveExport(exportResult(req, rep, err, start, time.Now()))
+	if rd := readinessOf(rep, err); rd != nil && req.OrgUnit == "" {
+		// Only a whole data set's readiness is its readiness.
+		l.a.metrics.SetReadiness(req.DataSet, rd.Ratio)
+	}
 	return rep, err
+}
+
+// readinessOf is the readiness of the month an export read: in its report,
+// or in the error of a month held back as not ready.
+func readinessOf(rep *export.Report, err error) *readiness.Object {
+	if rep != nil && rep.Readiness != nil {
+		return rep.Readiness
+	}
+	var nr *export.NotReadyError
+	if errors.As(err, &nr) {
+		return nr.Readiness
+	}
+	return nil
 }
 
 // exportResult is what the metrics record of one export: its report, or
@@ -352,6 +370,8 @@ func exportResult(req export.ExportRequest, rep *export.Report, err error, start
 	switch {
 	case err != nil && export.IsInputError(err):
 		r.Outcome = metrics.OutcomeRefused
+	case err != nil && errors.As(err, new(*export.NotReadyError)):
+		r.Outcome = metrics.OutcomeNotReady
 	case err != nil && errors.Is(err, context.Canceled):
 		r.Outcome = metrics.OutcomeCanceled
 	case err != nil || rep == nil:

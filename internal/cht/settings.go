@@ -25,6 +25,12 @@ type Settings struct {
 	// uhc.visit_count.month_start_date): the day a reporting month starts on
 	// the devices. 1 when absent.
 	MonthStartDate int
+	// Roles is app_settings roles: which configured roles are offline
+	// (replicating) roles. Nil when absent.
+	Roles map[string]Role
+	// Permissions is app_settings permissions: each permission and the
+	// roles holding it. Nil when absent.
+	Permissions map[string][]string
 	// Warnings name, in plain words, each part of the settings that was
 	// ignored because of its shape.
 	Warnings []string
@@ -134,6 +140,8 @@ type wireSettings struct {
 	DHISDataSets json.RawMessage `json:"dhis_data_sets"`
 	Tasks        json.RawMessage `json:"tasks"`
 	UHC          json.RawMessage `json:"uhc"`
+	Roles        json.RawMessage `json:"roles"`
+	Permissions  json.RawMessage `json:"permissions"`
 }
 
 // decodeSettings decodes an app_settings object. It fails only when body is
@@ -153,6 +161,7 @@ func decodeSettings(body []byte) (Settings, error) {
 	s.DataSets = decodeDataSets(w.DHISDataSets, warn)
 	s.Targets = decodeTargetDefs(w.Tasks, warn)
 	s.MonthStartDate = decodeMonthStartDate(w.UHC, warn)
+	s.Roles, s.Permissions = decodeRoles(w.Roles, w.Permissions, warn)
 	return s, nil
 }
 

@@ -41,6 +41,10 @@ func wantDefaultSettings() Settings {
 			}, DHISArray: true},
 		},
 		MonthStartDate: 26,
+		Roles: map[string]Role{"chw": {Offline: true}, "chw_supervisor": {Offline: true},
+			"hrio": {Offline: false}, "program_officer": {Offline: false}},
+		Permissions: map[string][]string{"can_configure": {"hrio"}, "can_export_all": {"program_officer", "hrio"},
+			"can_export_dhis": {"hrio"}, "can_view_analytics": {"chw", "chw_supervisor"}},
 	}
 }
 

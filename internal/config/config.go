@@ -18,7 +18,16 @@ type Config struct {
 	CHT     CHT     `mapstructure:"cht" json:"cht"`
 	DHIS2   DHIS2   `mapstructure:"dhis2" json:"dhis2"`
 	OpenHIM OpenHIM `mapstructure:"openhim" json:"openhim"`
+	Export  Export  `mapstructure:"export" json:"export"`
 	Log     Log     `mapstructure:"log" json:"log"`
+}
+
+// Export is how exports decide to push.
+type Export struct {
+	// MinReady is the readiness gate: the share of expected CHWs (0-1) that
+	// must have synced a month since it ended before an export pushes it.
+	// 1 (the default) waits for every CHW; 0 pushes whoever has synced.
+	MinReady float64 `mapstructure:"min_ready" json:"min_ready" validate:"gte=0,lte=1"`
 }
 
 // Server is the mediator's own HTTP server.
@@ -208,6 +217,7 @@ func Default() Config {
 			OrchestrationBodyLimit: 16384,
 			Breaker:                defaultBreaker,
 		},
-		Log: Log{Level: "info", Format: "auto"},
+		Export: Export{MinReady: 1},
+		Log:    Log{Level: "info", Format: "auto"},
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/readiness"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/validate"
 )
 
@@ -41,6 +43,12 @@ type Report struct {
 	Problems   []Problem      `json:"problems"`
 	Import     *ImportSummary `json:"import"`
 	DryRun     bool           `json:"dryRun"`
+	// Readiness is the month's readiness in CHT (who has synced it).
+	Readiness *readiness.Object `json:"readiness,omitempty"`
+	// Forced is true when the export was asked to push past the readiness
+	// gate and the gate would have held it back; ForcedPast says why.
+	Forced     bool   `json:"forced"`
+	ForcedPast string `json:"forcedPast,omitempty"`
 	// Error says why the export failed or stopped, when it did.
 	Error string `json:"error,omitempty"`
 	// Changes is the diff against what DHIS2 held before the push.
@@ -103,6 +111,9 @@ type Conflict struct {
 type ExportRequest struct {
 	Request
 	DryRun bool
+	// Force pushes a month the readiness gate would hold back (not ended,
+	// no target doc, too few CHWs synced); the report says it was forced.
+	Force bool
 }
 
 // Export builds the data value set of req from CHT, validates every value
@@ -120,22 +131,38 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*Report, error
 	if err != nil {
 		return nil, err
 	}
+	gate, err := s.gate(req, p.Readiness)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{
+		DataSet:   req.DataSet,
+		Period:    req.Period.Period(),
+		OrgUnits:  orgUnitsOf(p.Set.DataValues),
+		DryRun:    req.DryRun,
+		Problems:  make([]Problem, 0, len(p.Problems)),
+		Readiness: p.Readiness,
+	}
+	for _, pr := range p.Problems {
+		rep.Problems = append(rep.Problems, Problem{Code: pr.Code, Message: pr.Message, OrgUnit: pr.OrgUnit, DataElement: pr.DataElement, DocID: pr.DocID})
+	}
+	if gate != "" {
+		// Held back before DHIS2 is asked anything.
+		if !req.Force {
+			rep.Status = StatusFailed
+			rep.Error = "month not ready: " + gate
+			s.log.Warn("export held back: month not ready", "data_set", req.DataSet, "period", rep.Period, "reason", gate)
+			return nil, &NotReadyError{DataSet: req.DataSet, Period: rep.Period, Readiness: p.Readiness, Report: rep}
+		}
+		rep.Forced, rep.ForcedPast = true, gate
+		s.log.Warn("export forced past the readiness gate", "data_set", req.DataSet, "period", rep.Period, "gate", gate)
+	}
 	md, err := s.dhis2.Metadata(ctx, req.DataSet)
 	if err != nil {
 		if errors.Is(err, dhis2.ErrDataSetNotFound) {
 			return nil, &InputError{Err: fmt.Errorf("data set %q is in CHT's dhis_data_sets but not in DHIS2", req.DataSet)}
 		}
 		return nil, fmt.Errorf("%s: read DHIS2 metadata: %w", op, err)
-	}
-	rep := &Report{
-		DataSet:  req.DataSet,
-		Period:   req.Period.Period(),
-		OrgUnits: orgUnitsOf(p.Set.DataValues),
-		DryRun:   req.DryRun,
-		Problems: make([]Problem, 0, len(p.Problems)),
-	}
-	for _, pr := range p.Problems {
-		rep.Problems = append(rep.Problems, Problem{Code: pr.Code, Message: pr.Message, OrgUnit: pr.OrgUnit, DataElement: pr.DataElement, DocID: pr.DocID})
 	}
 	values := make([]validate.Value, len(p.Set.DataValues))
 	for i, dv := range p.Set.DataValues {
@@ -349,4 +376,24 @@ func orgUnitsOf(values []DataValue) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// gate judges the readiness of a month before anything is sent to DHIS2.
+// A month that has not begun is the request's mistake (an InputError). A
+// month that is not ready (not ended, no target doc for the requested org
+// units, fewer CHWs synced than export.min_ready) returns the reason, which
+// Export turns into a NotReadyError unless forced. A dry run writes nothing,
+// so it is never held back; its report still shows the readiness.
+func (s *Service) gate(req ExportRequest, r *readiness.Object) (string, error) {
+	if r == nil || r.Ready {
+		return "", nil
+	}
+	if s.now().Before(r.MonthStart) {
+		return "", &InputError{Err: fmt.Errorf("period %s has not begun (it begins %s): a future month cannot be exported",
+			req.Period.Period(), r.MonthStart.Format(time.DateOnly))}
+	}
+	if req.DryRun {
+		return "", nil
+	}
+	return r.Message, nil
 }

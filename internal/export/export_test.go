@@ -21,9 +21,11 @@ type fakeDHIS2 struct {
 	pushErr error
 	pushed  []validate.Value
 	opts    dhis2.PushOptions
+	mdCalls int
 }
 
 func (f *fakeDHIS2) Metadata(context.Context, string) (validate.Metadata, error) {
+	f.mdCalls++
 	return f.md, f.mdErr
 }
 

@@ -82,10 +82,24 @@ type SkippedOrgUnit struct {
 	Reason  string `json:"reason"`
 }
 
-// readinessOK says whether the month's readiness lets "when_ready" register:
-// unknown readiness counts as ready.
-func readinessOK(rep *Report) bool {
-	return true
+// readinessOK says whether the month's readiness lets "when_ready" register
+// org unit ou complete: the month is ready, or (an export forced past the
+// gate) it has ended, CHT holds target docs of it and ou's own share of
+// synced CHWs reaches export.min_ready. Unknown readiness counts as ready.
+func readinessOK(rep *Report, ou string) bool {
+	r := rep.Readiness
+	if r == nil || r.Ready {
+		return true
+	}
+	if !r.Ended || r.TargetDocs == 0 {
+		return false
+	}
+	for _, o := range r.OrgUnits {
+		if o.OrgUnit == ou {
+			return o.Ratio+1e-9 >= r.MinReady
+		}
+	}
+	return false
 }
 
 // serverNow is DHIS2's clock when DHIS2 tells it, else the local one.
@@ -285,8 +299,8 @@ func (s *Service) register(ctx context.Context, rep *Report, req ExportRequest, 
 			c.Skipped = append(c.Skipped, SkippedOrgUnit{OrgUnit: ou, Reason: "some of its values were not accepted"})
 		case mode == CompleteWhenReady && !allAccepted:
 			c.Skipped = append(c.Skipped, SkippedOrgUnit{OrgUnit: ou, Reason: "not every value of the export was accepted (dhis2.complete_registration is when_ready)"})
-		case mode == CompleteWhenReady && !readinessOK(rep):
-			c.Skipped = append(c.Skipped, SkippedOrgUnit{OrgUnit: ou, Reason: "the month is not ready"})
+		case mode == CompleteWhenReady && !readinessOK(rep, ou):
+			c.Skipped = append(c.Skipped, SkippedOrgUnit{OrgUnit: ou, Reason: "the month is not ready: not every CHW under it has synced since it ended (dhis2.complete_registration is when_ready)"})
 		default:
 			candidates = append(candidates, ou)
 		}

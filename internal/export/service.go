@@ -17,6 +17,7 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/flight"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/readiness"
 )
 
 // CHTSource is what the service reads from CHT. *cht.Client implements it.
@@ -46,6 +47,10 @@ type Options struct {
 	// Data says what an export may do to what DHIS2 holds (deletions,
 	// overwriting, completeness).
 	Data DataOptions
+	// MinReady is the readiness gate (export.min_ready): the share of
+	// expected CHWs (0-1) that must have synced a month before an export
+	// pushes it.
+	MinReady float64
 	// OnBuild, optional, is told of every build that read CHT: its data
 	// set and the target docs it read (the mediator's metrics).
 	OnBuild func(dataSet string, targetDocs int)
@@ -55,13 +60,15 @@ type Options struct {
 // value sets. It is safe for concurrent use; concurrent identical builds
 // share one CHT read (see Preview).
 type Service struct {
-	cht     CHTSource
-	dhis2   DHIS2Target
-	data    DataOptions
-	locale  string
-	now     func() time.Time
-	log     *slog.Logger
-	onBuild func(dataSet string, targetDocs int)
+	cht    CHTSource
+	dhis2  DHIS2Target
+	data   DataOptions
+	locale string
+	now    func() time.Time
+	log    *slog.Logger
+	// minReady is Options.MinReady.
+	minReady float64
+	onBuild  func(dataSet string, targetDocs int)
 
 	// batchDocs and workers shape the read: target docs are folded in
 	// batches of about batchDocs docs, whose owners are fetched by workers
@@ -100,7 +107,7 @@ func New(src CHTSource, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		return nil, errors.New("export: a logger is required")
 	}
-	s := &Service{cht: src, dhis2: opts.DHIS2, data: opts.Data, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export"),
+	s := &Service{cht: src, dhis2: opts.DHIS2, data: opts.Data, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export"), minReady: opts.MinReady,
 		onBuild: opts.OnBuild, batchDocs: defaultBatchDocs, workers: defaultWorkers}
 	if t, ok := src.(tuning); ok {
 		s.batchDocs = max(t.BatchSize(), 1)
@@ -134,6 +141,9 @@ type Preview struct {
 	// a target whose dhis entry is not an object.
 	Warnings []string
 	Stats    aggregate.Stats
+	// Readiness tells whether the month is complete in CHT: who was
+	// expected to report it and who has synced since it ended.
+	Readiness *readiness.Object
 }
 
 // InputError marks an error caused by the request itself (an unknown data
@@ -218,7 +228,8 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
-	docs, owners, err := s.readMonth(ctx, op, req, b)
+	byUser := userDocs{}
+	docs, owners, err := s.readMonth(ctx, op, req, b, byUser.add)
 	if errors.Is(err, aggregate.ErrOwnerSplit) {
 		// The source handed over an owner's docs apart (not in _id order,
 		// or owners that differ from the ids): read again, keeping every
@@ -228,7 +239,7 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 		if b, err = aggregate.NewBuilder(opts, settings.DataSets, settings.Targets); err != nil {
 			return nil, &InputError{Err: err}
 		}
-		docs, owners, err = s.readMonthWhole(ctx, op, req, b)
+		docs, owners, err = s.readMonthWhole(ctx, op, req, b, byUser.add)
 	}
 	if s.onBuild != nil && docs > 0 {
 		s.onBuild(req.DataSet, docs)
@@ -247,15 +258,20 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 	if req.OrgUnit != "" && len(set.DataValues) == 0 {
 		return nil, &InputError{Err: fmt.Errorf("org unit %q is not mapped on any CHT contact for data set %q", req.OrgUnit, req.DataSet)}
 	}
+	rd, err := s.readinessOf(ctx, op, req, settings, b, res, byUser, s.readUsers(ctx, op))
+	if err != nil {
+		return nil, err
+	}
 	s.log.Info("built data value set", "data_set", req.DataSet, "period", req.Period.Period(),
-		"target_docs", docs, "owners", owners, "data_values", len(set.DataValues), "problems", len(res.Problems))
+		"target_docs", docs, "owners", owners, "data_values", len(set.DataValues), "problems", len(res.Problems),
+		"ready", rd.Ready, "readiness", rd.Ratio, "expected", rd.Expected)
 
 	if req.HumanReadable {
 		if err := s.label(ctx, &set, settings, res); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	return &Preview{Set: set, Problems: res.Problems, Warnings: settings.Warnings, Stats: res.Stats}, nil
+	return &Preview{Set: set, Problems: res.Problems, Warnings: settings.Warnings, Stats: res.Stats, Readiness: rd}, nil
 }
 
 // docBatch is a run of the month's target docs, cut between two owners,
@@ -275,7 +291,7 @@ type docBatch struct {
 // for concurrent use), each flushed as soon as its owners are in. Memory
 // holds the sums and at most batchesAhead batches, whatever the month's
 // size. It returns the number of docs and owners.
-func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggregate.Builder) (int, int, error) {
+func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggregate.Builder, seen func(aggregate.TargetDoc)) (int, int, error) {
 	month := req.Period.DocMonth()
 	prog, stop := s.startProgress(ctx, req)
 	defer stop()
@@ -325,6 +341,7 @@ func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggr
 					return err
 				}
 			}
+			seen(d)
 			cur = append(cur, d)
 			return nil
 		})
@@ -388,7 +405,7 @@ func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggr
 // readMonthWhole reads the month into b one step after the other, keeping
 // every owner until the end: for a source whose docs do not come grouped
 // by owner.
-func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b *aggregate.Builder) (int, int, error) {
+func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b *aggregate.Builder, seen func(aggregate.TargetDoc)) (int, int, error) {
 	prog, stop := s.startProgress(ctx, req)
 	defer stop()
 	if err := s.cht.Contacts(ctx, func(c aggregate.Contact) error {
@@ -399,6 +416,7 @@ func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b 
 		return 0, 0, fmt.Errorf("%s: read CHT contacts: %w", op, err)
 	}
 	docs, err := s.cht.TargetDocs(ctx, req.Period.DocMonth(), func(d aggregate.TargetDoc) error {
+		seen(d)
 		prog.docs.Add(1)
 		b.AddTargetDoc(d)
 		return nil

@@ -57,5 +57,5 @@ func Example() {
 	// Output:
 	// 200 application/json+openhim
 	// Successful 200 202406 2
-	// {"status":"Successful","period":"202406","dryRun":false,"reports":[{"status":"Successful","dataSet":"VMuFODsyWaO","period":"202406","orgUnits":["ouDistrict1"],"dataValues":{"built":2,"valid":2,"rejected":0,"notSent":0},"problems":[],"import":{"status":"SUCCESS","imported":2,"updated":0,"ignored":0,"deleted":0,"chunks":0,"conflicts":[]},"dryRun":false}]}
+	// {"status":"Successful","period":"202406","dryRun":false,"reports":[{"status":"Successful","dataSet":"VMuFODsyWaO","period":"202406","orgUnits":["ouDistrict1"],"dataValues":{"built":2,"valid":2,"rejected":0,"notSent":0},"problems":[],"import":{"status":"SUCCESS","imported":2,"updated":0,"ignored":0,"deleted":0,"chunks":0,"conflicts":[]},"dryRun":false,"forced":false}]}
 }

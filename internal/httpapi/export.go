@@ -43,6 +43,7 @@ func (s *server) postExport(c *gin.Context) {
 	req := export.ExportRequest{
 		Request: export.Request{DataSet: p.DataSet, Period: period, OrgUnit: p.OrgUnit, Children: p.Children == "true"},
 		DryRun:  p.DryRun == "true",
+		Force:   p.Force == "true",
 	}
 	props := map[string]string{"period": period.Period(), "dryRun": strconv.FormatBool(req.DryRun)}
 	if p.DataSet != "" {
@@ -59,6 +60,10 @@ func (s *server) postExport(c *gin.Context) {
 		rep, orchs, err := s.export(c.Request.Context(), req)
 		if err == nil && rep == nil {
 			err = errNoReport
+		}
+		if nr := notReadyOf(err); nr != nil {
+			s.writeNotReady(c, nr, props, orchs)
+			return
 		}
 		if err != nil {
 			s.fail(c, err, props, orchs)
@@ -116,6 +121,9 @@ func (s *server) postExport(c *gin.Context) {
 			rep = &export.Report{
 				Status: export.StatusFailed, DataSet: id, Period: set.Period, DryRun: req.DryRun,
 				OrgUnits: []string{}, Problems: []export.Problem{}, Error: err.Error(),
+			}
+			if nr := notReadyOf(err); nr != nil && nr.Report != nil {
+				rep = nr.Report
 			}
 			codes = append(codes, code)
 		} else {
@@ -246,9 +254,10 @@ func combine(reports []*export.Report, codes []int) (int, string) {
 	}
 }
 
-// envelopeStatusOfFailure is Failed, except for a client mistake (4xx).
+// envelopeStatusOfFailure is Failed, except for a client mistake (4xx). A
+// month not ready (409) is Failed: the export did not happen.
 func envelopeStatusOfFailure(code int) string {
-	if code >= 400 && code < 500 && code != StatusClientClosedRequest {
+	if code >= 400 && code < 500 && code != StatusClientClosedRequest && code != http.StatusConflict {
 		return openhim.StatusCompleted
 	}
 	return openhim.StatusFailed
@@ -280,6 +289,7 @@ func reportProperties(props map[string]string, reports []*export.Report) map[str
 	} {
 		props[k] = strconv.Itoa(v)
 	}
+	readinessProperties(props, reports)
 	return props
 }
 

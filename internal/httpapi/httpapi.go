@@ -1,5 +1,5 @@
 // Package httpapi serves the mediator's HTTP API to OpenHIM:
-// POST|GET /export, GET /dataValueSets, GET /health and GET /metrics. It is the only
+// POST|GET /export, GET /dataValueSets, GET /readiness, GET /health and GET /metrics. It is the only
 // package that imports gin: handlers are methods on a struct holding their
 // dependencies, every answer but /health and /metrics is an OpenHIM mediator envelope
 // (application/json+openhim, OpenHIM core src/middleware/router.js), and errors map to HTTP and
@@ -18,6 +18,8 @@
 //	                                                       or Failed (none imported)
 //	export stopped at shutdown                       503   as the report              yes
 //	bad parameter, unknown data set or org unit      400   Completed                  no
+//	a month that has not begun                       400   Completed                  no
+//	month not ready, not forced (NotReadyError)      409   Failed                     yes: "month not ready: …"
 //	the client's body unreadable / too slow          400 / 408  Completed             no
 //	inbound basic auth missing or wrong              401   Completed                  no
 //	unknown path / method                            404 / 405  Completed             no
@@ -225,6 +227,7 @@ func build(opts Options) (*server, http.Handler, error) {
 	api.POST("/export", s.postExport)
 	api.GET("/export", s.postExport)
 	api.GET("/dataValueSets", s.getDataValueSets)
+	api.GET("/readiness", s.getReadiness)
 	if opts.Metrics != nil {
 		metrics := gin.WrapH(opts.Metrics)
 		if opts.MetricsAuth {

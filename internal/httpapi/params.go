@@ -22,6 +22,8 @@ type exportParams struct {
 	OrgUnit  string `query:"orgUnit" validate:"required_if=Children true,omitempty,dhis2uid"`
 	Children string `query:"children" validate:"omitempty,oneof=true false"`
 	DryRun   string `query:"dryRun" validate:"omitempty,oneof=true false"`
+	// Force pushes a month the readiness gate would hold back.
+	Force string `query:"force" validate:"omitempty,oneof=true false"`
 }
 
 // pullParams are the query parameters of /dataValueSets.

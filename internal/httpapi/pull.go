@@ -86,6 +86,7 @@ func (s *server) getDataValueSets(c *gin.Context) {
 	props["orgUnits"] = strconv.Itoa(len(slices.Compact(orgUnits)))
 	props["dataValues"] = strconv.Itoa(len(out.DataValues))
 	props["problems"] = strconv.Itoa(len(pv.Problems))
+	previewReadinessProperties(props, pv)
 	s.writeEnvelope(c, answer{
 		code: http.StatusOK, status: openhim.StatusSuccessful, body: body,
 		properties: props, orchestrations: res.orchs,

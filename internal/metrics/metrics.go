@@ -41,10 +41,11 @@ const OtherDataSet = "other"
 const (
 	OutcomeSuccessful          = "successful"
 	OutcomeCompletedWithErrors = "completed_with_errors"
-	OutcomeFailed              = "failed"   // a report whose status is Failed
-	OutcomeError               = "error"    // no report: an upstream down, the mediator not configured
-	OutcomeRefused             = "refused"  // bad input: unknown data set or org unit
-	OutcomeCanceled            = "canceled" // the client went away or the mediator stopped
+	OutcomeFailed              = "failed"    // a report whose status is Failed
+	OutcomeError               = "error"     // no report: an upstream down, the mediator not configured
+	OutcomeRefused             = "refused"   // bad input: unknown data set or org unit
+	OutcomeCanceled            = "canceled"  // the client went away or the mediator stopped
+	OutcomeNotReady            = "not_ready" // the month did not pass the readiness gate
 )
 
 // Value kinds (the kind label of export_values_total).
@@ -103,7 +104,7 @@ type Metrics struct {
 func New(opts Options) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), dataSets: map[string]bool{}}
 	m.exports = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "exports_total",
-		Help: "Exports run, by data set, outcome (successful, completed_with_errors, failed, error, refused, canceled) and dry_run."},
+		Help: "Exports run, by data set, outcome (successful, completed_with_errors, failed, not_ready, error, refused, canceled) and dry_run."},
 		[]string{"data_set", "outcome", "dry_run"})
 	m.exportDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "export_duration_seconds",
 		Help:    "Duration of an export (CHT read, validation, diff, push), by data set and outcome.",
@@ -119,7 +120,7 @@ func New(opts Options) *Metrics {
 		Help: "CHT target docs read by builds (exports and previews), by data set."},
 		[]string{"data_set"})
 	m.readiness = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "readiness_ratio",
-		Help: "Share (0 to 1) of the data set's expected reports that were in CHT at its last build."},
+		Help: "Share (0 to 1) of the data set's expected CHWs that had synced the month at its last export (whole data set, not one org unit)."},
 		[]string{"data_set"})
 	m.upstreamCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "upstream_request_duration_seconds",
 		Help:    "Duration of calls to an upstream (cht, dhis2), retries included, by upstream and result (2xx, 3xx, 4xx, 5xx, error).",

@@ -109,6 +109,8 @@ func TestChannels(t *testing.T) {
 		"CHT DHIS2 data value sets": {typ: "http", path: "/dataValueSets", methods: []string{"GET"},
 			match: []string{"/cht-dhis2/dataValueSets"}, notMatch: []string{"/cht-dhis2/dataValueSets.json", "/api/dataValueSets"}},
 		"CHT DHIS2 monthly export": {typ: "polling", path: "/export", methods: []string{"GET"}, scheduleOn: "0 2 5 * *"},
+		"CHT DHIS2 readiness": {typ: "http", path: "/readiness", methods: []string{"GET"},
+			match: []string{"/cht-dhis2/readiness"}, notMatch: []string{"/cht-dhis2/readiness/x", "/readiness"}},
 	}
 	for name, w := range want {
 		i := slices.IndexFunc(channels, func(c Channel) bool { return c.Name == name })

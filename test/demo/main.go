@@ -3,10 +3,14 @@
 // "make demo" starts the stack (package test/stack: a seeded
 // CouchDB-compatible server with a server admin, the DHIS2 sandbox, the
 // OpenHIM core sandbox with channels/ and the demo client imported) and the
-// real mediator binary ("mediator serve"). Once the mediator has registered
-// it sends one export of last month through the OpenHIM channel and prints
-// the report, the transaction OpenHIM recorded and what DHIS2 stored.
-// Everything stops on exit.
+// real mediator binary ("mediator serve"). The demo district has CHWs in
+// every readiness state for last month (final, no activity, pending, never
+// synced). Once the mediator has registered the demo shows who has synced
+// (mediator readiness), sends the export of last month through the OpenHIM
+// channel (held back: not every CHW has synced, so core flags it for
+// auto-retry), lets the missing CHWs sync, runs core's auto-retry, and
+// prints the report of the retry, the transaction OpenHIM recorded and what
+// DHIS2 stored. Everything stops on exit.
 //
 //	go run ./test/demo --mediator bin/mediator
 //
@@ -31,10 +35,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	himsandbox "github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/sandbox/openhim/sandbox"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/stack"
 )
 
@@ -92,7 +99,9 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator string, today 
 		return err
 	}
 	step(stdout, "Starting the servers")
-	st, err := stack.Start(ctx, stack.Options{Root: ".", Today: today, MediatorAddr: mediatorAddr, Progress: stdout})
+	var skew atomic.Int64 // core's clock runs ahead by this much
+	st, err := stack.Start(ctx, stack.Options{Root: ".", Today: today, MediatorAddr: mediatorAddr, Progress: stdout, AllStates: true,
+		CoreNow: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	if err != nil {
 		return err
 	}
@@ -127,25 +136,59 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator string, today 
 	}
 	fmt.Fprintf(stdout, "  registered: %s %s (%s), heartbeat received\n", med.Name, med.Version, med.URN)
 
+	pending, never := m.CHWs[5].Username, m.NeverSynced
+	step(stdout, "Who has synced "+month.Period()+"? mediator readiness --data-set "+m.DataSet+" --period "+month.Period())
+	rd := exec.CommandContext(ctx, mediator, "readiness", "--data-set", m.DataSet, "--period", month.Period())
+	rd.Env = append(append(os.Environ(), st.Env()...), "MEDIATOR_LOG_LEVEL=error")
+	var table bytes.Buffer
+	rd.Stdout, rd.Stderr = &table, stderr
+	err = rd.Run()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) {
+		return fmt.Errorf("mediator readiness: %w", err)
+	}
+	fmt.Fprint(stdout, indent(table.String()))
+
 	path := "/cht-dhis2/export?dataSet=" + m.DataSet + "&period=" + month.Period()
 	step(stdout, "Client "+stack.Client+" → OpenHIM: POST "+path)
-	status, body, err := st.Call(ctx, http.MethodPost, path)
+	status, _, err := st.Call(ctx, http.MethodPost, path)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  HTTP %d; the export report:\n", status)
+	held, err := lastTx(st)
+	if err != nil {
+		return err
+	}
+	msg := ""
+	if held.Error != nil {
+		msg = held.Error.Message
+	}
+	fmt.Fprintf(stdout, "  HTTP %d; transaction %q, flagged for auto-retry: %t\n  %s\n  DHIS2 holds %d values: nothing was pushed\n",
+		status, held.Status, held.AutoRetry, msg, len(st.DHIS2.Stored()))
+
+	step(stdout, "The missing CHWs sync: CHT API rewrites replication-count-"+pending+" and writes replication-count-"+never+" in "+stack.Database+"-logs")
+	if err := st.Sync(ctx, time.Now(), pending, never); err != nil {
+		return err
+	}
+	step(stdout, "An hour later OpenHIM's auto-retry reruns the transaction (the demo moves core's clock ahead)")
+	skew.Store(int64(61 * time.Minute))
+	retried := st.Core.RunAutoRetry()
+	if len(retried) != 1 || retried[0].Response == nil {
+		return fmt.Errorf("auto-retry reran %d transactions; want 1", len(retried))
+	}
+	body := retried[0].Response.Body
+	fmt.Fprintf(stdout, "  rerun of %s: HTTP %d; the export report:\n", held.ID, retried[0].Response.Status)
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, []byte(body), "  ", "  ") == nil {
 		body = pretty.String()
 	}
 	fmt.Fprintln(stdout, "  "+body)
 
-	txs := st.Core.Transactions()
-	if len(txs) == 0 {
-		return errors.New("OpenHIM recorded no transaction")
+	tx, err := lastTx(st)
+	if err != nil {
+		return err
 	}
-	tx := txs[len(txs)-1]
-	step(stdout, fmt.Sprintf("The transaction OpenHIM recorded: status %q, %d orchestrations", tx.Status, len(tx.Orchestrations)))
+	step(stdout, fmt.Sprintf("The transaction OpenHIM recorded: status %q (auto-retry attempt %d), %d orchestrations", tx.Status, tx.AutoRetryAttempt, len(tx.Orchestrations)))
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  orchestration\tstatus\tms")
 	for _, o := range tx.Orchestrations {
@@ -176,6 +219,24 @@ func demo(ctx context.Context, stdout, stderr io.Writer, mediator string, today 
 }
 
 func step(w io.Writer, msg string) { fmt.Fprintf(w, "\n==> %s\n", msg) }
+
+func indent(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" && l != "\n" {
+			lines[i] = "  " + l
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+func lastTx(st *stack.Stack) (himsandbox.Transaction, error) {
+	txs := st.Core.Transactions()
+	if len(txs) == 0 {
+		return himsandbox.Transaction{}, errors.New("OpenHIM recorded no transaction")
+	}
+	return txs[len(txs)-1], nil
+}
 
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -31,6 +31,13 @@ type DemoOptions struct {
 	// Targets are the target definitions the docs hold values for; nil
 	// means DefaultTargets().
 	Targets []Target
+	// AllStates gives Kanji Health Centre users in every readiness state
+	// for the End month: its first CHW is final, its second has no target
+	// doc for End but synced after it ended (no activity), its third last
+	// synced in End's last week (pending), and a new CHW user there never
+	// synced. A program officer (an online role) is never expected.
+	// Without AllStates every CHW synced two days after End ended.
+	AllStates bool
 }
 
 // Place is a place of the demo district.
@@ -83,8 +90,17 @@ type Manifest struct {
 	Clinics       []Place
 	CHWs          []CHW
 	OrgUnits      []OrgUnit
-	// DocCount is the number of documents returned with the manifest.
+	// DocCount is the number of documents returned with the manifest,
+	// LogDocs included.
 	DocCount int
+	// Synced is when the CHWs last replicated (their replication-count
+	// docs in the logs database), by username; absent: never.
+	Synced map[string]time.Time
+	// States is the readiness class of each expected user for the End
+	// month, by username.
+	States map[string]string
+	// NeverSynced is the CHW user AllStates adds, who never synced; "".
+	NeverSynced string
 
 	values map[Month]map[string][]TargetValue // month → CHW id → values
 }
@@ -222,6 +238,46 @@ func DemoDistrict(opts DemoOptions) ([]any, *Manifest, error) {
 		}
 	}
 
+	// Who synced when: two days after End ended, except the AllStates
+	// cast under Kanji (CHWs 4 to 6 in hierarchy order).
+	synced := end.Add(1).Start().AddDate(0, 0, 2).Add(7 * time.Hour)
+	m.Synced, m.States = map[string]time.Time{}, map[string]string{}
+	noDoc := map[string]bool{} // CHW id → no target doc for End
+	for i, c := range m.CHWs {
+		at, state := synced.Add(time.Duration(i)*time.Minute), ClassFinal
+		if opts.AllStates {
+			switch i {
+			case 4:
+				state = ClassNoActivity
+				noDoc[c.ID] = true
+			case 5:
+				at, state = end.Add(1).Start().AddDate(0, 0, -3).Add(10*time.Hour), ClassPending
+			}
+		}
+		m.Synced[c.Username], m.States[c.Username] = at, state
+		docs = append(docs, ReplicationLog(c.Username, at, 40+i))
+	}
+	if opts.AllStates {
+		kanji3 := m.Clinics[5]
+		newCHW := g.person("chw", kanji3.ID, m.HealthCenters[1].ID, dist.ID)
+		name := newCHW["name"].(string)
+		m.NeverSynced = strings.ToLower(strings.Fields(name)[0]) + "-new"
+		m.States[m.NeverSynced] = ClassNeverSynced
+		docs = append(docs, newCHW, map[string]any{
+			"_id": UserID(m.NeverSynced), "type": "user-settings", "name": m.NeverSynced, "fullname": name,
+			"contact_id": newCHW["_id"], "facility_id": kanji3.ID, "language": "en", "roles": []any{"chw"},
+			"reported_date": g.created.UnixMilli(),
+		})
+		// An online user: CHT does not replicate to it, so it writes no
+		// target doc and is not expected (program_officer is configured
+		// without offline: true).
+		docs = append(docs, map[string]any{
+			"_id": UserID("hrio"), "type": "user-settings", "name": "hrio", "fullname": "Records Officer",
+			"contact_id": mgr["_id"], "facility_id": dist.ID, "language": "en", "roles": []any{"program_officer"},
+			"reported_date": g.created.UnixMilli(),
+		})
+	}
+
 	// Target docs, oldest month first, CHWs in hierarchy order.
 	vr := rand.New(rand.NewPCG(opts.Seed, 0x7a2e))
 	for i := opts.Months - 1; i >= 0; i-- {
@@ -229,6 +285,9 @@ func DemoDistrict(opts DemoOptions) ([]any, *Manifest, error) {
 		m.Months = append(m.Months, month)
 		m.values[month] = map[string][]TargetValue{}
 		for _, c := range m.CHWs {
+			if month == end && noDoc[c.ID] {
+				continue
+			}
 			vals := make([]TargetValue, len(opts.Targets))
 			for j, t := range opts.Targets {
 				vals[j] = TargetValue{ID: t.ID, Value: randomValue(vr, t)}

@@ -62,7 +62,8 @@ func demo(t *testing.T, opts DemoOptions) ([]any, *Manifest) {
 	if err != nil {
 		t.Fatalf("DemoDistrict(%+v): %v", opts, err)
 	}
-	return docs, m
+	medic, _ := SplitLogs(docs)
+	return medic, m
 }
 
 func TestDemoDistrict_deterministic(t *testing.T) {
@@ -83,9 +84,21 @@ func TestDemoDistrict_deterministic(t *testing.T) {
 }
 
 func TestDemoDistrict_shape(t *testing.T) {
-	docs, m := demo(t, DemoOptions{End: "2026-10"})
+	all, m, err := DemoDistrict(DemoOptions{End: "2026-10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, logs := SplitLogs(all)
 	stored := roundTrip(t, docs)
 	byID(t, stored) // no duplicate ids
+	if len(logs) != 10 {
+		t.Errorf("%d replication logs; want one per CHW", len(logs))
+	}
+	for _, c := range m.CHWs {
+		if at := m.Synced[c.Username]; !at.After(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) || m.States[c.Username] != ClassFinal {
+			t.Errorf("CHW %s synced %v, state %q; want after October ended, final", c.Username, at, m.States[c.Username])
+		}
+	}
 	count := map[string]int{}
 	for _, d := range stored {
 		count[d["type"].(string)]++
@@ -94,8 +107,8 @@ func TestDemoDistrict_shape(t *testing.T) {
 	if !reflect.DeepEqual(count, want) {
 		t.Errorf("doc types = %v; want %v", count, want)
 	}
-	if m.DocCount != len(docs) || len(docs) != 170 {
-		t.Errorf("DocCount = %d, len(docs) = %d; want 170", m.DocCount, len(docs))
+	if m.DocCount != len(all) || len(docs) != 170 {
+		t.Errorf("DocCount = %d, len(docs) = %d; want 180 and 170 (+10 logs)", m.DocCount, len(docs))
 	}
 	wantMonths := []Month{"2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"}
 	if !slices.Equal(m.Months, wantMonths) {
@@ -550,5 +563,45 @@ func TestMalformed(t *testing.T) {
 	}
 	if stored[7]["owner"] != stored[8]["owner"] || stored[7]["user"] == stored[8]["user"] {
 		t.Errorf("DuplicateOwner docs = %v, %v; want one owner, two users", stored[7], stored[8])
+	}
+}
+
+func TestDemoDistrict_allStates(t *testing.T) {
+	all, m, err := DemoDistrict(DemoOptions{End: "2026-10", Months: 2, AllStates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, logs := SplitLogs(all)
+	stored := byID(t, roundTrip(t, docs))
+	kanji := m.CHWs[3:6]
+	want := map[string]string{kanji[0].Username: ClassFinal, kanji[1].Username: ClassNoActivity, kanji[2].Username: ClassPending,
+		m.NeverSynced: ClassNeverSynced}
+	for u, class := range want {
+		if m.States[u] != class {
+			t.Errorf("state of %s = %q; want %q", u, m.States[u], class)
+		}
+	}
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if !m.Synced[kanji[2].Username].Before(end) || !m.Synced[kanji[1].Username].After(end) {
+		t.Errorf("synced = %v", m.Synced)
+	}
+	if _, ok := m.Synced[m.NeverSynced]; ok || len(logs) != 10 {
+		t.Errorf("the never-synced user has a log, or %d logs; want 10", len(logs))
+	}
+	if _, ok := stored[TargetDocID("2026-10", kanji[1].ID, kanji[1].Username)]; ok {
+		t.Errorf("the no-activity CHW has a target doc for 2026-10")
+	}
+	if _, ok := stored[TargetDocID("2026-09", kanji[1].ID, kanji[1].Username)]; !ok {
+		t.Errorf("the no-activity CHW lacks its 2026-09 target doc")
+	}
+	if _, ok := m.Values("2026-10", kanji[1].ID); ok {
+		t.Errorf("the manifest has values for the no-activity CHW in 2026-10")
+	}
+	us, ok := stored[UserID(m.NeverSynced)]
+	if !ok || us["type"] != "user-settings" {
+		t.Errorf("no user-settings doc for %s", m.NeverSynced)
+	}
+	if _, ok := stored[UserID("hrio")]; !ok {
+		t.Errorf("no online user")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,12 @@ type Options struct {
 	MediatorAddr string
 	// Progress, when set, receives one line per step.
 	Progress io.Writer
+	// AllStates gives the demo district CHWs in every readiness state for
+	// the last month (seed.DemoOptions.AllStates): its export is held back
+	// until they sync (Sync).
+	AllStates bool
+	// CoreNow is OpenHIM core's clock; time.Now when nil.
+	CoreNow func() time.Time
 }
 
 // Stack is the running servers.
@@ -92,11 +99,19 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Month = seed.LastMonth(opts.Today)
-	docs, m, err := seed.DemoDocs(seed.DemoOptions{End: s.Month})
+	all, m, err := seed.DemoDocs(seed.DemoOptions{End: s.Month, AllStates: opts.AllStates})
 	if err != nil {
 		return nil, err
 	}
+	docs, logs := seed.SplitLogs(all)
 	if err = s.CouchDB.BulkDocs(ctx, Database, docs); err != nil {
+		return nil, err
+	}
+	// CHT API records each user's last sync in <database>-logs.
+	if err = s.CouchDB.CreateDB(ctx, Database+"-logs"); err != nil {
+		return nil, err
+	}
+	if err = s.CouchDB.BulkDocs(ctx, Database+"-logs", logs); err != nil {
 		return nil, err
 	}
 	s.Manifest, s.Docs = m, len(docs)
@@ -107,7 +122,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	say("Starting the OpenHIM core sandbox (API and router) with channels/ and the demo client imported")
-	if s.Core, err = himsandbox.New(himsandbox.Options{RootUser: OpenHIMRoot, RootPassword: OpenHIMPassword}); err != nil {
+	if s.Core, err = himsandbox.New(himsandbox.Options{RootUser: OpenHIMRoot, RootPassword: OpenHIMPassword, Now: opts.CoreNow}); err != nil {
 		return nil, err
 	}
 	if s.APIURL, err = s.serve(s.Core.APIHandler()); err != nil {
@@ -207,6 +222,25 @@ func (s *Stack) importChannels(root, addr string) error {
 	return nil
 }
 
+// Sync records a sync of each user at at, as CHT API does when a device
+// replicates: it writes (or rewrites) replication-count-<user> in
+// <database>-logs.
+func (s *Stack) Sync(ctx context.Context, at time.Time, users ...string) error {
+	db := Database + "-logs"
+	var docs []any
+	for _, u := range users {
+		doc := map[string]any(seed.ReplicationLog(u, at, 40))
+		var cur struct {
+			Rev string `json:"_rev"`
+		}
+		if err := s.CouchDB.Do(ctx, http.MethodGet, "/"+db+"/"+url.PathEscape(doc["_id"].(string)), nil, &cur); err == nil {
+			doc["_rev"] = cur.Rev
+		}
+		docs = append(docs, doc)
+	}
+	return s.CouchDB.BulkDocs(ctx, db, docs)
+}
+
 // WaitRegistered waits until the mediator registered with core and sent a
 // heartbeat.
 func (s *Stack) WaitRegistered(ctx context.Context, within time.Duration) (himsandbox.Mediator, error) {
@@ -270,6 +304,7 @@ In another shell, from the repository root, set:
 %s
 Then try:
   %s check
+  %s readiness --data-set %s --period %s
   %s preview --data-set %s --period %s
   %s export  --data-set %s --period %s --dry-run
 
@@ -283,7 +318,7 @@ Ctrl-C stops the sandboxes (data is in memory and is lost).
 		st.APIURL, OpenHIMRoot, OpenHIMPassword,
 		st.RouterURL, Client, ClientPassword, st.Mediator,
 		st.ShellExports(),
-		mediator, mediator, m.DataSet, p, mediator, m.DataSet, p,
+		mediator, mediator, m.DataSet, p, mediator, m.DataSet, p, mediator, m.DataSet, p,
 		mediator, Client, ClientPassword, st.RouterURL, m.DataSet, p)
 	return b.String()
 }

@@ -40,6 +40,9 @@ type exchange struct {
 	parentID string
 	taskID   string
 	secure   bool
+	// attempt is the auto-retry attempt of a rerun of a transaction
+	// flagged autoRetry (ctx.currentAttempt); 0 otherwise.
+	attempt int
 }
 
 // RouterHandler returns core's HTTP router (:5001 in core): it matches
@@ -211,6 +214,7 @@ func (s *Server) initiate(rc *routeCtx) *Transaction {
 	tx := &Transaction{
 		ID: s.newID(), Status: "Processing", CanRerun: true, ClientIP: ex.ip,
 		ChannelID: ex.chanRec.id, ParentID: ex.parentID, TaskID: ex.taskID, Orchestrations: []Orchestration{},
+		AutoRetryAttempt: ex.attempt,
 	}
 	if ex.client != nil {
 		tx.ClientID = ex.client.id

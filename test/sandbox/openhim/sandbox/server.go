@@ -85,6 +85,7 @@ type Server struct {
 	clients       []*docRec
 	contactGroups []*docRec
 	txs           []*Transaction
+	retryQueue    []retryEntry // transactions queued for auto-retry
 	requests      []RecordedRequest
 	rootEmail     string
 	rootPassword  string

@@ -84,6 +84,10 @@ func (s *Server) setFinalStatus(rc *routeCtx) {
 		ch := rc.ex.channel
 		reached := ch.AutoRetryMaxAttempts != nil && *ch.AutoRetryMaxAttempts > 0 && tx.AutoRetryAttempt >= *ch.AutoRetryMaxAttempts
 		tx.AutoRetry = !reached
+		if tx.AutoRetry {
+			// messageStore.js: queueForRetry after the update.
+			s.retryQueue = append(s.retryQueue, retryEntry{txID: tx.ID, channelID: tx.ChannelID, requestTime: tx.Request.Timestamp})
+		}
 	}
 }
 

@@ -103,10 +103,19 @@ func load(ctx context.Context, stdout io.Writer, rawURL, user, password, db stri
 	if err != nil {
 		return err
 	}
+	docs, logs := seed.SplitLogs(docs)
 	if err := c.BulkDocs(ctx, db, docs); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "loaded %d docs into %s/%s\n", len(docs), c.URL(), db)
+	// CHT's replication logs (who synced when) live in <db>-logs.
+	if err := c.CreateDB(ctx, db+"-logs"); err != nil && !errors.Is(err, couchdb.ErrExists) {
+		return err
+	}
+	if err := c.BulkDocs(ctx, db+"-logs", logs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loaded %d replication logs into %s/%s-logs\n", len(logs), c.URL(), db)
 	fmt.Fprintf(stdout, "data set %s, target docs %s..%s (%d CHWs), latest period %s\n",
 		m.DataSet, m.Months[0], m.Months[len(m.Months)-1], len(m.CHWs), end.Period())
 	for _, ou := range m.OrgUnits {

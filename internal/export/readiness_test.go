@@ -1,0 +1,253 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/readiness"
+)
+
+// usersCHT is specExample with users and replication logs.
+type usersCHT struct {
+	*fakeCHT
+	users   []cht.User
+	logs    map[string]time.Time
+	logsErr error
+}
+
+func (u *usersCHT) Users(_ context.Context, fn func(cht.User) error) error {
+	for _, x := range u.users {
+		if err := fn(x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (u *usersCHT) LastReplications(context.Context) (map[string]time.Time, error) {
+	return u.logs, u.logsErr
+}
+
+var (
+	julyNow   = time.Date(2024, 7, 2, 9, 0, 0, 0, time.UTC)
+	afterEnd  = time.Date(2024, 7, 1, 8, 0, 0, 0, time.UTC)
+	beforeEnd = time.Date(2024, 6, 29, 8, 0, 0, 0, time.UTC)
+)
+
+// districtUsers: amina (final: doc of p1, synced after the end), zero (no
+// doc, synced after the end), late (synced before the end), ghost (never),
+// a supervisor with an online role and a CHW of another district.
+func districtUsers() *usersCHT {
+	f := specExample()
+	f.owners["p2"] = aggregate.Owner{ID: "p2", Lineage: []string{"h1", "d1"}}
+	f.owners["p3"] = aggregate.Owner{ID: "p3", Lineage: []string{"h1", "d1"}}
+	f.owners["p4"] = aggregate.Owner{ID: "p4", Lineage: []string{"d1"}}
+	f.owners["h1"] = aggregate.Owner{ID: "h1", Lineage: []string{"d1"}}
+	f.owners["pX"] = aggregate.Owner{ID: "pX", Lineage: []string{"hX"}}
+	f.settings.Roles = map[string]cht.Role{"chw": {Offline: true}, "supervisor": {}}
+	return &usersCHT{fakeCHT: f,
+		users: []cht.User{
+			{Name: "amina", ContactID: "p1", Roles: []string{"chw"}},
+			{Name: "zero", ContactID: "p2", Roles: []string{"chw"}},
+			{Name: "late", FullName: "Late Lucy", ContactID: "p3", Roles: []string{"chw"}},
+			{Name: "ghost", ContactID: "p4", Roles: []string{"chw"}},
+			{Name: "boss", ContactID: "p5", FacilityIDs: []string{"h1"}, Roles: []string{"supervisor"}},
+			{Name: "far", ContactID: "pX", Roles: []string{"chw"}},
+			{Name: "facility-only", FacilityIDs: []string{"h1"}, Roles: []string{"chw"}},
+		},
+		logs: map[string]time.Time{"amina": afterEnd, "zero": afterEnd, "late": beforeEnd, "far": afterEnd, "facility-only": afterEnd},
+	}
+}
+
+func newGateService(t *testing.T, src CHTSource, minReady float64, now time.Time) (*Service, *fakeDHIS2) {
+	t.Helper()
+	d := &fakeDHIS2{md: specMetadata()}
+	s, err := New(src, Options{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DHIS2: d, MinReady: minReady,
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, d
+}
+
+func TestPreview_readiness(t *testing.T) {
+	s, _ := newGateService(t, districtUsers(), 1, julyNow)
+	p, err := s.Preview(context.Background(), Request{DataSet: "dsMonthly01", Period: june(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Readiness
+	if r == nil {
+		t.Fatal("no readiness")
+	}
+	// boss has an online-only role; far is under no mapped org unit.
+	if r.Expected != 5 || r.Final != 1 || r.NoActivity != 2 || r.Pending != 1 || r.NeverSynced != 1 || r.Source != readiness.SourceLogs {
+		t.Fatalf("readiness = %+v", r)
+	}
+	if r.Ready || r.Reason != readiness.ReasonNotSynced || r.Ratio != 0.6 {
+		t.Errorf("ready %v reason %q ratio %v", r.Ready, r.Reason, r.Ratio)
+	}
+	if len(r.PendingUsers) != 1 || r.PendingUsers[0].Username != "late" || r.PendingUsers[0].ContactName != "Late Lucy" ||
+		r.PendingUsers[0].OrgUnit != "ouHc0000001" || !r.PendingUsers[0].LastReplication.Equal(beforeEnd) {
+		t.Errorf("pending users = %+v", r.PendingUsers)
+	}
+	if len(r.NeverSyncedUsers) != 1 || r.NeverSyncedUsers[0].Username != "ghost" {
+		t.Errorf("never synced = %+v", r.NeverSyncedUsers)
+	}
+	per := map[string]readiness.OrgUnit{}
+	for _, ou := range r.OrgUnits {
+		per[ou.OrgUnit] = ou
+	}
+	if per["ouDistrict1"].Expected != 5 || per["ouHc0000001"].Expected != 4 || per["ouHc0000001"].NeverSynced != 0 {
+		t.Errorf("org units = %+v", r.OrgUnits)
+	}
+
+	// With an org unit, only the users under it are expected.
+	p, err = s.Preview(context.Background(), Request{DataSet: "dsMonthly01", Period: june(t), OrgUnit: "ouHc0000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Readiness; r.Expected != 4 || r.NeverSynced != 0 || len(r.OrgUnits) != 1 {
+		t.Errorf("readiness of ouHc0000001 = %+v", r)
+	}
+}
+
+func TestPreview_readinessFallback(t *testing.T) {
+	src := districtUsers()
+	src.logs, src.logsErr = nil, &cht.StatusError{Op: "fetch replication logs", StatusCode: 403}
+	src.logsErr = errors.Join(src.logsErr, cht.ErrNoLogsAccess)
+	s, _ := newGateService(t, src, 1, julyNow)
+	p, err := s.Preview(context.Background(), Request{DataSet: "dsMonthly01", Period: june(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// amina's doc was updated (updated_date 1) long before the end: pending.
+	if r := p.Readiness; r.Source != readiness.SourceTargetDocs || r.Final != 0 || r.Pending != 5 || r.Note == "" {
+		t.Errorf("fallback readiness = %+v", r)
+	}
+
+	src.logsErr = errors.New("cht: fetch replication logs: status 500")
+	if _, err := s.Preview(context.Background(), Request{DataSet: "dsMonthly01", Period: june(t)}); err == nil ||
+		!strings.Contains(err.Error(), "read CHT replication logs") {
+		t.Errorf("a failing logs read = %v; want an error", err)
+	}
+}
+
+func TestExport_gate(t *testing.T) {
+	ready := func() *usersCHT {
+		u := districtUsers()
+		u.users = u.users[:2] // amina (final) and zero (no activity)
+		return u
+	}
+	tests := []struct {
+		name     string
+		src      CHTSource
+		minReady float64
+		now      time.Time
+		req      ExportRequest
+		pushed   bool
+		forced   bool
+		notReady string // substring of the NotReadyError
+		input    string // substring of an InputError
+	}{
+		{name: "ready month pushes", src: ready(), minReady: 1, now: julyNow, pushed: true},
+		{name: "not synced is held back", src: districtUsers(), minReady: 1, now: julyNow,
+			notReady: "export dsMonthly01 202406: month not ready: 2 of 5 CHWs have not synced since the month ended (2024-07-01; ready 60%, at least 100% needed): late, ghost (never synced)"},
+		{name: "min_ready reached", src: districtUsers(), minReady: 0.6, now: julyNow, pushed: true},
+		{name: "forced past the gate", src: districtUsers(), minReady: 1, now: julyNow, req: ExportRequest{Force: true}, pushed: true, forced: true},
+		{name: "a dry run is not held back", src: districtUsers(), minReady: 1, now: julyNow, req: ExportRequest{DryRun: true}, pushed: true},
+		{name: "unfinished month", src: ready(), minReady: 0, now: time.Date(2024, 6, 30, 23, 0, 0, 0, time.UTC),
+			notReady: "month not ready: the month has not ended: it ends 2024-07-01 00:00 UTC"},
+		{name: "future month", src: ready(), minReady: 0, now: time.Date(2024, 5, 30, 0, 0, 0, 0, time.UTC),
+			req: ExportRequest{Force: true}, input: "period 202406 has not begun"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, d := newGateService(t, tt.src, tt.minReady, tt.now)
+			req := tt.req
+			req.Request = Request{DataSet: "dsMonthly01", Period: june(t)}
+			rep, err := s.Export(context.Background(), req)
+			var nr *NotReadyError
+			switch {
+			case tt.notReady != "":
+				if !errors.As(err, &nr) || !strings.Contains(err.Error(), tt.notReady) {
+					t.Fatalf("Export() = %v; want a NotReadyError containing %q", err, tt.notReady)
+				}
+				if nr.Report == nil || nr.Report.Readiness == nil || nr.Report.Status != StatusFailed || !strings.HasPrefix(nr.Report.Error, "month not ready: ") {
+					t.Errorf("NotReadyError.Report = %+v", nr.Report)
+				}
+				if d.mdCalls != 0 {
+					t.Errorf("DHIS2 metadata read %d times; want none: the gate comes before DHIS2", d.mdCalls)
+				}
+			case tt.input != "":
+				if !IsInputError(err) || !strings.Contains(err.Error(), tt.input) {
+					t.Fatalf("Export() = %v; want an InputError containing %q", err, tt.input)
+				}
+			case err != nil:
+				t.Fatalf("Export() = %v", err)
+			default:
+				if rep.Readiness == nil || rep.Forced != tt.forced || (rep.ForcedPast != "") != tt.forced {
+					t.Errorf("report readiness %v forced %v %q; want forced %v", rep.Readiness != nil, rep.Forced, rep.ForcedPast, tt.forced)
+				}
+			}
+			if got := len(d.pushed) > 0; got != tt.pushed {
+				t.Errorf("pushed = %v; want %v", got, tt.pushed)
+			}
+		})
+	}
+}
+
+func TestExport_emptyMonthIsHeldBack(t *testing.T) {
+	src := districtUsers()
+	src.docs = map[string][]aggregate.TargetDoc{}
+	s, d := newGateService(t, src, 0, julyNow)
+	_, err := s.Export(context.Background(), ExportRequest{Request: Request{DataSet: "dsMonthly01", Period: june(t)}})
+	if !IsNotReady(err) || !strings.Contains(err.Error(), "CHT holds no target doc of this month") {
+		t.Fatalf("Export() = %v; want not ready: empty", err)
+	}
+	if len(d.pushed) != 0 {
+		t.Errorf("pushed %d values; want none", len(d.pushed))
+	}
+	rep, err := s.Export(context.Background(), ExportRequest{Request: Request{DataSet: "dsMonthly01", Period: june(t)}, Force: true})
+	if err != nil || !rep.Forced || len(d.pushed) != 4 {
+		t.Errorf("forced: %v, %+v, %d values pushed; want the 4 zeros", err, rep, len(d.pushed))
+	}
+}
+
+func TestReadinessOK(t *testing.T) {
+	p := readiness.PeriodOf(2024, time.June, 1, time.UTC)
+	users := []readiness.User{
+		{Name: "a", OrgUnits: []string{"ouDistrict1", "ouHcA"}, HasDoc: true, DocUpdated: p.End},
+		{Name: "b", OrgUnits: []string{"ouDistrict1", "ouHcB"}},
+	}
+	notReady := readiness.Compute(readiness.Input{Period: p, Now: p.End.Add(time.Hour), Source: readiness.SourceLogs, MinReady: 1, TargetDocs: 1, Users: users})
+	ready := readiness.Compute(readiness.Input{Period: p, Now: p.End.Add(time.Hour), Source: readiness.SourceLogs, MinReady: 0.5, TargetDocs: 1, Users: users})
+	unfinished := readiness.Compute(readiness.Input{Period: p, Now: p.End.Add(-time.Hour), Source: readiness.SourceLogs, MinReady: 0, TargetDocs: 1, Users: users})
+	tests := []struct {
+		name string
+		r    *readiness.Object
+		ou   string
+		want bool
+	}{
+		{"unknown readiness", nil, "ouHcB", true},
+		{"ready month", ready, "ouHcB", true},
+		{"forced: an org unit whose CHWs all synced", notReady, "ouHcA", true},
+		{"forced: an org unit with a CHW pending", notReady, "ouHcB", false},
+		{"forced: the district", notReady, "ouDistrict1", false},
+		{"forced: an unfinished month", unfinished, "ouHcA", false},
+	}
+	for _, tt := range tests {
+		if got := readinessOK(&Report{Readiness: tt.r}, tt.ou); got != tt.want {
+			t.Errorf("%s: readinessOK(%s) = %v; want %v", tt.name, tt.ou, got, tt.want)
+		}
+	}
+}
