@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,13 @@ type App struct {
 	// metrics are served at /metrics; every upstream client and export
 	// reports into them.
 	metrics *metrics.Metrics
+	// jobs are the asynchronous exports running in the background.
+	jobs *httpapi.Jobs
+	// core is OpenHIM core's API client (nil when openhim.register is off).
+	core *openhim.Client
+	// stopOrphans stops failOrphans; orphans is closed when it has ended.
+	stopOrphans context.CancelFunc
+	orphans     chan struct{}
 	// stopExports cancels running exports when the shutdown grace period
 	// has passed (their answers still go out, listing what was not sent).
 	stopCtx     context.Context
@@ -85,12 +93,33 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.breakers.For(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
 	a.breakers.For(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
 	a.metrics = metrics.New(metrics.Options{Breakers: a.breakers.States, OpenHIM: a.openhimHealth})
+	a.jobs = httpapi.NewJobs()
+	a.jobs.Host, _ = os.Hostname()
+	a.jobs.Started = a.started.UTC().Format(time.RFC3339Nano)
 	rt, planned, err := a.build(cfg, a.breakers.Plan)
 	if err != nil {
 		return nil, err
 	}
 	a.breakers.Install(planned...)
 	a.live.Store(rt)
+	var core *openhim.Client
+	if cfg.OpenHIM.Register {
+		hc, err := openhim.HTTPClient(cfg.OpenHIM)
+		if err != nil {
+			return nil, fmt.Errorf("build OpenHIM client: %w", err)
+		}
+		hc.Transport = a.metrics.Transport(upstreamOpenHIM, breaker.NewTransport(a.breakers.For(upstreamOpenHIM, breakerSettings(cfg.OpenHIM.Breaker)), hc.Transport))
+		if core, err = openhim.New(cfg.OpenHIM, hc, log); err != nil {
+			return nil, fmt.Errorf("build OpenHIM client: %w", err)
+		}
+		a.agent = openhim.NewAgent(core, reg, openhim.AgentOptions{
+			Interval: cfg.OpenHIM.HeartbeatInterval,
+			Start:    a.started,
+			OnConfig: a.applyConsole,
+			Logger:   log,
+		})
+	}
+	a.core = core
 	a.handler, err = httpapi.New(httpapi.Options{
 		URN:          reg.URN,
 		Version:      Version,
@@ -106,26 +135,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Configured:   a.configured,
 		Metrics:      a.metrics.Handler(),
 		MetricsAuth:  cfg.Server.MetricsAuth,
+		Jobs:         a.jobs,
+		Updater:      updater(core),
 	})
 	if err != nil {
 		return nil, err
-	}
-	if cfg.OpenHIM.Register {
-		hc, err := openhim.HTTPClient(cfg.OpenHIM)
-		if err != nil {
-			return nil, fmt.Errorf("build OpenHIM client: %w", err)
-		}
-		hc.Transport = a.metrics.Transport(upstreamOpenHIM, breaker.NewTransport(a.breakers.For(upstreamOpenHIM, breakerSettings(cfg.OpenHIM.Breaker)), hc.Transport))
-		core, err := openhim.New(cfg.OpenHIM, hc, log)
-		if err != nil {
-			return nil, fmt.Errorf("build OpenHIM client: %w", err)
-		}
-		a.agent = openhim.NewAgent(core, reg, openhim.AgentOptions{
-			Interval: cfg.OpenHIM.HeartbeatInterval,
-			Start:    a.started,
-			OnConfig: a.applyConsole,
-			Logger:   log,
-		})
 	}
 	return a, nil
 }
@@ -241,8 +255,53 @@ func (a *App) Start(ctx context.Context) error {
 	if a.agent != nil {
 		a.agent.Start(context.WithoutCancel(ctx))
 	}
+	if a.core != nil {
+		octx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		a.orphans = make(chan struct{})
+		a.stopOrphans = cancel
+		go func() {
+			defer close(a.orphans)
+			a.failOrphans(octx)
+		}()
+	}
 	return nil
 }
+
+// failOrphans fails, with an error, the asynchronous exports a previous
+// process of this mediator on this host left "Processing" in OpenHIM (it
+// stopped or crashed before it could update them): core then marks them
+// for auto-retry, as a failed synchronous export. It retries the listing
+// while core cannot be reached, until ctx is done.
+func (a *App) failOrphans(ctx context.Context) {
+	backoff := time.Second
+	for {
+		txs, err := a.core.ListTransactions(ctx, openhim.StatusProcessing, httpapi.PropertyAsyncHost, a.jobs.Host, orphanLimit)
+		if err == nil {
+			for _, tx := range txs {
+				if started, _ := tx.Properties[httpapi.PropertyAsyncStarted].(string); started == a.jobs.Started || tx.Status != openhim.StatusProcessing {
+					continue // this process's own (or no longer Processing)
+				}
+				msg := "interrupted: the mediator restarted during this asynchronous export (process started " + fmt.Sprint(tx.Properties[httpapi.PropertyAsyncStarted]) + "); OpenHIM retries it"
+				update := map[string]any{"status": openhim.StatusFailed, "error": openhim.Error{Message: msg}}
+				if err := a.core.UpdateTransaction(ctx, tx.ID, update); err != nil {
+					a.log.Warn("could not fail an asynchronous export left Processing by a previous run", "transaction_id", tx.ID, "err", err)
+					continue
+				}
+				a.log.Warn("asynchronous export left Processing by a previous run of the mediator failed with an error, so that OpenHIM retries it", "transaction_id", tx.ID)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// orphanLimit bounds the transactions failOrphans looks at.
+const orphanLimit = 500
 
 // Addr is the address the server listens on, once started.
 func (a *App) Addr() string {
@@ -265,6 +324,10 @@ const answerWindow = 10 * time.Second
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		var errs []error
+		if a.stopOrphans != nil {
+			a.stopOrphans()
+			<-a.orphans
+		}
 		if a.agent != nil {
 			errs = append(errs, a.agent.Stop(ctx))
 		}
@@ -280,6 +343,20 @@ func (a *App) Stop(ctx context.Context) error {
 			}
 			<-a.served
 		}
+		// Asynchronous exports run past their requests: they get what is
+		// left of the grace period, then are stopped (their reports list
+		// what was not sent, and carry an error, so core retries them) and
+		// have answerWindow to update their transactions.
+		if err := a.jobs.Wait(ctx); err != nil {
+			a.log.Error("shutdown grace period over: stopping the asynchronous exports still running", "transactions", a.jobs.Running())
+			a.stopExports()
+			wctx, cancel := context.WithTimeout(context.Background(), answerWindow)
+			if err := a.jobs.Wait(wctx); err != nil {
+				errs = append(errs, fmt.Errorf("asynchronous exports still running: transactions %v stay Processing in OpenHIM", a.jobs.Running()))
+			}
+			cancel()
+		}
+		a.jobs.Abandon()
 		a.stopExports()
 		a.stopErr = errors.Join(errs...)
 	})
@@ -300,6 +377,15 @@ func (a *App) health() map[string]any {
 		out["openhim"] = map[string]any{"registered": false, "disabled": true}
 	}
 	return out
+}
+
+// updater is core as the API's transaction updater: nil (no asynchronous
+// exports) when the mediator does not talk to core.
+func updater(core *openhim.Client) httpapi.TransactionUpdater {
+	if core == nil {
+		return nil
+	}
+	return core
 }
 
 // recordInto attaches an orchestration recorder to a request's context.

@@ -135,6 +135,11 @@ type Options struct {
 	// API (when they are set); without, any scraper may read it.
 	Metrics     http.Handler
 	MetricsAuth bool
+	// Updater and Jobs, both optional, enable asynchronous exports
+	// (/export/async, /export?async=true): Updater reports their end to
+	// OpenHIM core, Jobs tracks them so that the mediator's stop can wait.
+	Updater TransactionUpdater
+	Jobs    *Jobs
 }
 
 // server holds the handlers' dependencies.
@@ -155,6 +160,9 @@ type server struct {
 	redactor    *redact.Redactor
 	shutdown    context.Context
 	configured  func() error
+	updater     TransactionUpdater
+	jobs        *Jobs
+	engine      http.Handler // the whole API, which background exports go through
 }
 
 // ginMode sets gin's mode once. gin keeps the mode in a package variable
@@ -202,6 +210,8 @@ func build(opts Options) (*server, http.Handler, error) {
 		redactor:    opts.Redactor,
 		shutdown:    opts.Shutdown,
 		configured:  opts.Configured,
+		updater:     opts.Updater,
+		jobs:        opts.Jobs,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -226,6 +236,8 @@ func build(opts Options) (*server, http.Handler, error) {
 	api := e.Group("", s.basicAuth, s.limitBody)
 	api.POST("/export", s.postExport)
 	api.GET("/export", s.postExport)
+	api.POST("/export/async", s.postExport)
+	api.GET("/export/async", s.postExport)
 	api.GET("/dataValueSets", s.getDataValueSets)
 	api.GET("/readiness", s.getReadiness)
 	if opts.Metrics != nil {
@@ -236,6 +248,7 @@ func build(opts Options) (*server, http.Handler, error) {
 			e.GET("/metrics", metrics)
 		}
 	}
+	s.engine = e
 	return s, e, nil
 }
 

@@ -179,7 +179,7 @@ func TestClient_Register(t *testing.T) {
 	core.mu.Lock()
 	got := core.registered[reg.URN]
 	core.mu.Unlock()
-	if got.Version != "1.2.3" || got.Name != reg.Name || len(got.Endpoints) != 3 || got.Config["cht"] == nil {
+	if got.Version != "1.2.3" || got.Name != reg.Name || len(got.Endpoints) != 4 || got.Config["cht"] == nil {
 		t.Errorf("core stored %+v", got)
 	}
 
