@@ -184,7 +184,7 @@ func TestReadiness_previewAndExport(t *testing.T) {
 	}
 
 	// The ready part of the district pushes.
-	code, stdout, stderr = run(t, env, "export", "--data-set", m.DataSet, "--period", "202610", "--org-unit", seed.OUMbuyu)
+	code, _, stderr = run(t, env, "export", "--data-set", m.DataSet, "--period", "202610", "--org-unit", seed.OUMbuyu)
 	if code != 0 {
 		t.Fatalf("export Mbuyu: exit %d; stderr %s", code, stderr)
 	}

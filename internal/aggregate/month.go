@@ -3,6 +3,8 @@ package aggregate
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,11 +46,12 @@ type Month struct {
 // ParseMonth parses a DHIS2 monthly period: exactly six ASCII digits YYYYMM,
 // year 1900-9999 and month 01-12. Errors wrap ErrInvalidPeriod.
 func ParseMonth(period string) (Month, error) {
-	if len(period) != 6 || !allDigits(period) {
+	if len(period) != 6 || strings.ContainsFunc(period, func(r rune) bool { return r < '0' || r > '9' }) {
 		return Month{}, errorf(ErrInvalidPeriod, "period %q is not a month: use YYYYMM, e.g. 202406", period)
 	}
-	year := atoi(period[:4])
-	month := atoi(period[4:])
+	// Six ASCII digits: neither conversion can fail.
+	year, _ := strconv.Atoi(period[:4])
+	month, _ := strconv.Atoi(period[4:])
 	if year < 1900 {
 		return Month{}, errorf(ErrInvalidPeriod, "period %q: year %s is not 1900-9999", period, period[:4])
 	}
@@ -86,21 +89,3 @@ func (m Month) Previous() Month {
 
 // String returns the DHIS2 period, as Period does.
 func (m Month) String() string { return m.Period() }
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// atoi converts a string of ASCII digits, already checked, to an int.
-func atoi(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		n = n*10 + int(s[i]-'0')
-	}
-	return n
-}

@@ -68,7 +68,7 @@ func (c *Client) SystemInfo(ctx context.Context) (SystemInfo, error) {
 	var w wireSystemInfo
 	u := c.endpoint(nil, "system", "info")
 	if r, err := c.getJSON(ctx, op, u, &w); err != nil {
-		if r.status == http.StatusNotFound {
+		if r.status == http.StatusNotFound && !looksLikeCouchDB(r) { // a CouchDB's 404 already says so
 			return SystemInfo{}, fmt.Errorf("%w (no DHIS2 API at %s: check dhis2.url, including any context path such as /dhis)", err, u.Redacted())
 		}
 		return SystemInfo{}, err

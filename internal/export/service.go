@@ -80,7 +80,6 @@ type Service struct {
 	progressEvery time.Duration
 
 	flights flight.Group[Request, *Preview]
-	pushes  flight.Group[ExportRequest, *Report]
 }
 
 // tuning is implemented by sources that tell how they fetch owners

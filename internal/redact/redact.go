@@ -129,8 +129,6 @@ var (
 	userinfoRE = regexp.MustCompile(`\b([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@\s"'<>]+)@`)
 	// paramRE matches the value of a secret-looking query parameter.
 	paramRE = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pwd|pass|token|access_token|api_?key|apitoken|secret|client_secret)=)(?:<redacted>|[^&#\s"'<>]*)`)
-	// memberRE matches the value of a secret-looking JSON member.
-	memberRE = regexp.MustCompile(`(?i)("(?:password|passwd|pwd|pass|token|access_token|api_?key|apitoken|secret|client_secret|authorization)"\s*:\s*")(?:[^"\\]|\\.)*"`)
 	// authParamRE matches an auth-param such as realm= after a scheme
 	// word, which is not a credential.
 	authParamRE = regexp.MustCompile(`^[a-z]+=$`)
@@ -168,7 +166,8 @@ func (r *Redactor) Error(err error) string {
 // credentials after their scheme word, URL userinfo passwords, secret query
 // parameters and JSON members.
 func Patterns(s string) string {
-	if strings.Contains(s, " ") {
+	if strings.Contains(s, " ") && (strings.Contains(s, "Basic") || strings.Contains(s, "Bearer") ||
+		strings.Contains(s, "ApiToken") || strings.Contains(s, "Digest")) {
 		s = schemeRE.ReplaceAllStringFunc(s, func(m string) string {
 			sub := schemeRE.FindStringSubmatch(m)
 			if authParamRE.MatchString(sub[3]) || sub[1] == "Basic" && !basicPair(sub[3]) {
@@ -177,7 +176,7 @@ func Patterns(s string) string {
 			return sub[1] + sub[2] + Mask
 		})
 	}
-	if strings.Contains(s, "://") {
+	if strings.Contains(s, "://") && strings.Contains(s, "@") {
 		s = userinfoRE.ReplaceAllStringFunc(s, func(m string) string {
 			sub := userinfoRE.FindStringSubmatch(m)
 			if user, _, ok := strings.Cut(sub[2], ":"); ok {
@@ -186,13 +185,108 @@ func Patterns(s string) string {
 			return sub[1] + Mask + "@"
 		})
 	}
-	if strings.Contains(s, "=") {
+	if strings.Contains(s, "=") && strings.ContainsAny(s, "?&;") && hasKeyword(s) {
 		s = paramRE.ReplaceAllString(s, "${1}"+Mask)
 	}
-	if strings.Contains(s, `"`) {
-		s = memberRE.ReplaceAllString(s, `${1}`+Mask+`"`)
+	if strings.Contains(s, `"`) && hasKeyword(s) {
+		s = members(s)
 	}
 	return s
+}
+
+// keywords start the names of secret parameters and members (compared
+// case-insensitively).
+var keywords = []string{"pass", "pwd", "token", "secret", "api", "access_token", "client_secret", "authorization"}
+
+// memberNames are the JSON member names whose string values are secrets
+// (compared case-insensitively).
+var memberNames = []string{"password", "passwd", "pwd", "pass", "token", "access_token", "api_key", "apikey", "apitoken",
+	"secret", "client_secret", "authorization"}
+
+// hasKeyword reports whether s holds a keyword in any case: a fast filter
+// before the slower rules.
+func hasKeyword(s string) bool {
+	for i := 0; i < len(s); i++ {
+		for _, k := range keywordsBy[s[i]|0x20] {
+			if len(s)-i >= len(k) && strings.EqualFold(s[i:i+len(k)], k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// keywordsBy and membersBy index keywords and memberNames by their first
+// letter.
+var keywordsBy, membersBy = byFirst(keywords), byFirst(memberNames)
+
+func byFirst(words []string) [256][]string {
+	var out [256][]string
+	for _, w := range words {
+		out[w[0]] = append(out[w[0]], w)
+	}
+	return out
+}
+
+// members replaces the string value of every secret JSON member
+// ("password": "…") with Mask, in one pass.
+func members(s string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); i++ {
+		q := strings.IndexByte(s[i:], '"')
+		if q < 0 {
+			break
+		}
+		i += q
+		if i+1 >= len(s) {
+			break
+		}
+		name := ""
+		for _, n := range membersBy[s[i+1]|0x20] {
+			if end := i + 1 + len(n); end < len(s) && s[end] == '"' && strings.EqualFold(s[i+1:end], n) {
+				name = n
+				break
+			}
+		}
+		if name == "" {
+			continue
+		}
+		j := i + 2 + len(name)
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
+			j++
+		}
+		if j >= len(s) || s[j] != ':' {
+			continue
+		}
+		j++
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
+			j++
+		}
+		if j >= len(s) || s[j] != '"' {
+			continue
+		}
+		start := j + 1
+		k := start
+		for k < len(s) && s[k] != '"' {
+			if s[k] == '\\' {
+				k++
+			}
+			k++
+		}
+		if k >= len(s) {
+			continue // unterminated: leave it
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(Mask)
+		last = k
+		i = k
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // basicPair reports whether tok is base64 of "user:password", as basic auth

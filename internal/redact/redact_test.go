@@ -3,6 +3,7 @@ package redact
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -143,6 +144,21 @@ func FuzzPatternsPlainText(f *testing.F) {
 		}
 		if got := New().String(s); got != s {
 			t.Errorf("String(%q) = %q; text without a credential changed", s, got)
+		}
+	})
+}
+
+// FuzzPatternsKeepJSON checks that redacting valid JSON leaves valid JSON:
+// an envelope's bodies stay readable.
+func FuzzPatternsKeepJSON(f *testing.F) {
+	f.Add(`{"password":"x\"y","token":"abc","url":"http://u:p@h/?token=1&a=2","auth":"Basic Zm9vOmJhcg=="}`)
+	f.Add(`[{"pass":1},{"PASSWORD" : "v"}]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) {
+			return
+		}
+		if out := New(Credential{Username: "medic", Secret: "s3cret-Passw0rd"}).String(s); !json.Valid([]byte(out)) {
+			t.Errorf("String(%q) = %q: not JSON any more", s, out)
 		}
 	})
 }
