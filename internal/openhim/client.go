@@ -491,8 +491,9 @@ func runeStart(s string, n int) int {
 // set (status, response, orchestrations, properties, error). Core stores
 // them as given, and an update with an error member marks the transaction
 // for auto-retry and queues it (unless the channel's autoRetryMaxAttempts
-// is reached). Core answers 200 with a sentence; the user needs the
-// channel-manage-all or channel-manage-specified permission (root has it).
+// is reached). Core answers 200 with a sentence; in core 8.5.0 only an
+// admin may update (403 otherwise), later cores ask for the
+// channel-manage-all or channel-manage-specified permission.
 func (c *Client) UpdateTransaction(ctx context.Context, id string, update any) error {
 	body, err := json.Marshal(update)
 	if err != nil {
