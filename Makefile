@@ -1,7 +1,7 @@
 # cht-dhis2-mediator — run "make" or "make help" for the targets.
 
 GO        ?= go
-VERSION   ?= 0.1.0
+VERSION   ?= 0.2.0
 LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin/mediator
 FUZZTIME  ?= 30s

@@ -160,18 +160,8 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 	}
 	build := buildArgs()
 	build.HumanReadable = *human
-	req, err := build.Request()
-	if err != nil {
-		c.fail("preview: %v", err)
-		return exitUsage
-	}
-	cfg, log, ok := c.setup(*cfgPath, sets)
+	req, svc, ok := c.prepare("preview", build, *cfgPath, sets, false)
 	if !ok {
-		return exitUsage
-	}
-	svc, err := app.NewExportService(cfg, log, false)
-	if err != nil {
-		c.fail("configuration: %v", err)
 		return exitUsage
 	}
 	p, err := svc.Preview(ctx, req)
@@ -213,18 +203,8 @@ func (c *cli) export(ctx context.Context, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	req, err := buildArgs().Request()
-	if err != nil {
-		c.fail("export: %v", err)
-		return exitUsage
-	}
-	cfg, log, ok := c.setup(*cfgPath, sets)
+	req, svc, ok := c.prepare("export", buildArgs(), *cfgPath, sets, true)
 	if !ok {
-		return exitUsage
-	}
-	svc, err := app.NewExportService(cfg, log, true)
-	if err != nil {
-		c.fail("configuration: %v", err)
 		return exitUsage
 	}
 	rep, err := svc.Export(ctx, app.ExportRequest(req, *dryRun, *force))
@@ -275,6 +255,28 @@ func buildFlags(fs *flag.FlagSet) func() app.BuildArgs {
 	return func() app.BuildArgs {
 		return app.BuildArgs{DataSet: *dataSet, Period: *period, OrgUnit: *orgUnit, Children: *children}
 	}
+}
+
+// prepare checks the build arguments of command cmd, loads the
+// configuration and builds the export service (with DHIS2 when withDHIS2):
+// what preview, export and readiness share. ok is false (and the error
+// reported, a usage error) when the arguments or the configuration are bad.
+func (c *cli) prepare(cmd string, build app.BuildArgs, path string, sets setFlags, withDHIS2 bool) (app.Request, *app.Service, bool) {
+	req, err := build.Request()
+	if err != nil {
+		c.fail("%s: %v", cmd, err)
+		return app.Request{}, nil, false
+	}
+	cfg, log, ok := c.setup(path, sets)
+	if !ok {
+		return app.Request{}, nil, false
+	}
+	svc, err := app.NewExportService(cfg, log, withDHIS2)
+	if err != nil {
+		c.fail("configuration: %v", err)
+		return app.Request{}, nil, false
+	}
+	return req, svc, true
 }
 
 // setup loads the configuration and builds the logger; ok is false (and the
@@ -343,18 +345,8 @@ func (c *cli) readiness(ctx context.Context, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	req, err := buildArgs().Request()
-	if err != nil {
-		c.fail("readiness: %v", err)
-		return exitUsage
-	}
-	cfg, log, ok := c.setup(*cfgPath, sets)
+	req, svc, ok := c.prepare("readiness", buildArgs(), *cfgPath, sets, false)
 	if !ok {
-		return exitUsage
-	}
-	svc, err := app.NewExportService(cfg, log, false)
-	if err != nil {
-		c.fail("configuration: %v", err)
 		return exitUsage
 	}
 	r, err := svc.Readiness(ctx, req)

@@ -63,3 +63,9 @@ func NotReady(err error) *export.NotReadyError {
 
 // Report is the export report, re-exported for main's dry-run table.
 type Report = export.Report
+
+// Request and Service are the export service's, re-exported for main.
+type (
+	Request = export.Request
+	Service = export.Service
+)

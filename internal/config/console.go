@@ -19,7 +19,7 @@ import (
 // keys of that section. The other sections (server, openhim, log) only take
 // effect at start-up, or would cut the mediator off from core, so the console
 // cannot set them.
-var consoleSections = []string{"cht", "dhis2"}
+var consoleSections = []string{"cht", "dhis2", "export"}
 
 // ConsoleMask is what core's GET /mediators/:urn shows instead of a password.
 // Core puts the stored value back when the console sends it, so it should
@@ -215,10 +215,45 @@ func setConsoleValue(field reflect.Value, raw any) error {
 		default:
 			return fmt.Errorf("must be a boolean, not %s", jsonType(raw))
 		}
+	case field.Kind() == reflect.Float64:
+		f, set, err := consoleFloat(raw)
+		if err != nil || !set {
+			return err
+		}
+		field.SetFloat(f)
 	default:
 		return fmt.Errorf("cannot be set from the OpenHIM console (type %s)", field.Type())
 	}
 	return nil
+}
+
+// consoleFloat reads a number given as a JSON number or a decimal string.
+// set is false for an empty string.
+func consoleFloat(raw any) (f float64, set bool, err error) {
+	switch v := raw.(type) {
+	case float64:
+		f = v
+	case json.Number:
+		if f, err = v.Float64(); err != nil {
+			return 0, false, fmt.Errorf("%s is not a number", v)
+		}
+	case int:
+		f = float64(v)
+	case string:
+		s := strings.TrimSpace(v)
+		if s == "" {
+			return 0, false, nil
+		}
+		if f, err = strconv.ParseFloat(s, 64); err != nil {
+			return 0, false, fmt.Errorf("%q is not a number (write it like 0.9)", v)
+		}
+	default:
+		return 0, false, fmt.Errorf("must be a number, not %s", jsonType(raw))
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, fmt.Errorf("%v is not a number", raw)
+	}
+	return f, true, nil
 }
 
 // consoleInt reads an integer given as a JSON number or a decimal string.

@@ -80,9 +80,44 @@ func TestApplyConsole(t *testing.T) {
 			want:    func(c *Config) { c.DHIS2.Username = "admin"; c.DHIS2.Password = "district" },
 		},
 		{
+			name:    "readiness gate as a number",
+			console: map[string]any{"export": map[string]any{"min_ready": 0.9}},
+			want:    func(c *Config) { c.Export.MinReady = 0.9 },
+		},
+		{
+			name:    "readiness gate as text",
+			console: map[string]any{"export": map[string]any{"min_ready": " 0.75 "}},
+			want:    func(c *Config) { c.Export.MinReady = 0.75 },
+		},
+		{
+			name:    "readiness gate zero pushes whatever synced",
+			console: map[string]any{"export": map[string]any{"min_ready": json.Number("0")}},
+			want:    func(c *Config) { c.Export.MinReady = 0 },
+		},
+		{
+			name:    "readiness gate empty keeps the local setting",
+			console: map[string]any{"export": map[string]any{"min_ready": ""}},
+			want:    func(*Config) {},
+		},
+		{
+			name:    "readiness gate not a number",
+			console: map[string]any{"export": map[string]any{"min_ready": "most"}},
+			wantErr: `export.min_ready: "most" is not a number (write it like 0.9)`,
+		},
+		{
+			name:    "readiness gate as a boolean",
+			console: map[string]any{"export": map[string]any{"min_ready": true}},
+			wantErr: "export.min_ready: must be a number, not a boolean",
+		},
+		{
+			name:    "readiness gate above 1 fails validation",
+			console: map[string]any{"export": map[string]any{"min_ready": 1.5}},
+			wantErr: "export.min_ready",
+		},
+		{
 			name:    "unknown section",
 			console: map[string]any{"openhim": map[string]any{"url": "https://evil"}},
-			wantErr: "openhim: unknown parameter (the OpenHIM console may set: cht, dhis2)",
+			wantErr: "openhim: unknown parameter (the OpenHIM console may set: cht, dhis2, export)",
 		},
 		{
 			name:    "unknown param",
@@ -255,7 +290,7 @@ func TestApplyConsole_mediatorJSON(t *testing.T) {
 			case fv.Type() == durationType:
 				want = "string"
 			default:
-				want = map[string]string{"string": "string", "int": "number", "bool": "bool"}[fv.Kind().String()]
+				want = map[string]string{"string": "string", "int": "number", "float64": "number", "bool": "bool"}[fv.Kind().String()]
 			}
 			if f.Type != want {
 				t.Errorf("%s: configDef %s has type %s; want %s for a %s", path, key, f.Type, want, fv.Type())
@@ -298,12 +333,12 @@ func TestApplyConsole_mediatorJSON(t *testing.T) {
 
 func TestConsoleKeys(t *testing.T) {
 	keys := ConsoleKeys()
-	if !slices.Contains(keys, "cht.url") || !slices.Contains(keys, "dhis2.token") {
-		t.Errorf("ConsoleKeys() = %v; want cht.* and dhis2.* keys", keys)
+	if !slices.Contains(keys, "cht.url") || !slices.Contains(keys, "dhis2.token") || !slices.Contains(keys, "export.min_ready") {
+		t.Errorf("ConsoleKeys() = %v; want cht.*, dhis2.* and export.* keys", keys)
 	}
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "cht.") && !strings.HasPrefix(k, "dhis2.") {
-			t.Errorf("ConsoleKeys() has %s; the console may only set cht and dhis2", k)
+		if !strings.HasPrefix(k, "cht.") && !strings.HasPrefix(k, "dhis2.") && !strings.HasPrefix(k, "export.") {
+			t.Errorf("ConsoleKeys() has %s; the console may only set cht, dhis2 and export", k)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/dhis2"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/readiness"
@@ -388,9 +387,8 @@ func (s *Service) gate(req ExportRequest, r *readiness.Object) (string, error) {
 	if r == nil || r.Ready {
 		return "", nil
 	}
-	if s.now().Before(r.MonthStart) {
-		return "", &InputError{Err: fmt.Errorf("period %s has not begun (it begins %s): a future month cannot be exported",
-			req.Period.Period(), r.MonthStart.Format(time.DateOnly))}
+	if err := NotBegun(req.Period, r, s.now()); err != nil {
+		return "", err
 	}
 	if req.DryRun {
 		return "", nil

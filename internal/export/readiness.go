@@ -190,9 +190,19 @@ func (s *Service) Readiness(ctx context.Context, req Request) (*readiness.Object
 	if err != nil {
 		return nil, err
 	}
-	r := p.Readiness
-	if s.now().Before(r.MonthStart) {
-		return nil, &InputError{Err: fmt.Errorf("period %s has not begun (it begins %s)", req.Period.Period(), r.MonthStart.Format(time.DateOnly))}
+	if err := NotBegun(req.Period, p.Readiness, s.now()); err != nil {
+		return nil, err
 	}
-	return r, nil
+	return p.Readiness, nil
+}
+
+// NotBegun returns an InputError when month has not begun at now (by CHT's
+// reporting interval in r), nil otherwise: nobody can report, pull or
+// export a future month, so asking for one is the request's mistake.
+func NotBegun(month aggregate.Month, r *readiness.Object, now time.Time) error {
+	if r == nil || !now.Before(r.MonthStart) {
+		return nil
+	}
+	return &InputError{Err: fmt.Errorf("period %s has not begun (it begins %s): a future month cannot be reported",
+		month.Period(), r.MonthStart.Format(time.DateOnly))}
 }

@@ -63,6 +63,10 @@ func (s *server) getDataValueSets(c *gin.Context) {
 		return
 	}
 	pv := res.preview
+	if err := export.NotBegun(period, pv.Readiness, s.now()); err != nil {
+		s.badRequest(c, err, props)
+		return
+	}
 	out := pullSet{DataValues: pv.Set.DataValues}
 	if out.DataValues == nil {
 		out.DataValues = []export.DataValue{}

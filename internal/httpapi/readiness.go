@@ -3,10 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -136,8 +134,8 @@ func (s *server) getReadiness(c *gin.Context) {
 		return
 	}
 	r := pv.Readiness
-	if s.now().Before(r.MonthStart) {
-		s.badRequest(c, fmt.Errorf("period %s has not begun (it begins %s)", period.Period(), r.MonthStart.Format(time.DateOnly)), props)
+	if err := export.NotBegun(period, r, s.now()); err != nil {
+		s.badRequest(c, err, props)
 		return
 	}
 	body, err := json.Marshal(r)

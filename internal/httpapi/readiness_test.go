@@ -173,3 +173,25 @@ func TestStatusFor_notReady(t *testing.T) {
 		t.Error("a bare 409 should not carry the envelope error")
 	}
 }
+
+func TestPull_futureMonth(t *testing.T) {
+	exp := &fakeExporter{previewFn: func(_ context.Context, req export.Request) (*export.Preview, error) {
+		pv := samplePreview(req)
+		pv.Readiness = notReadyJune()
+		if req.Period.Period() == "202408" {
+			pv.Readiness.MonthStart = time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
+		}
+		return pv, nil
+	}}
+	h, _ := testServer(t, exp, nil)
+
+	if rec := do(h, "GET", "/dataValueSets?dataSet=VMuFODsyWaO&period=202406", nil, nil); rec.Code != http.StatusOK {
+		t.Errorf("a past month: %d; want 200", rec.Code)
+	}
+	rec := do(h, "GET", "/dataValueSets?dataSet=VMuFODsyWaO&period=202408", nil, nil)
+	env := checkEnvelope(t, rec)
+	if rec.Code != http.StatusBadRequest || env.Status != openhim.StatusCompleted || env.Error != nil ||
+		!strings.Contains(env.Response.Body, "period 202408 has not begun") {
+		t.Errorf("a future month: %d %q %s; want 400 Completed without error", rec.Code, env.Status, env.Response.Body)
+	}
+}
