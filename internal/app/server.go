@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,7 +16,9 @@ import (
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/export"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/httpapi"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/metrics"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/openhim"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/readiness"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/redact"
 	mediatorconfig "github.com/cht-dhis2-mediator/cht-dhis2-mediator/mediator-config"
 )
@@ -43,6 +46,16 @@ type App struct {
 	// redactor holds every credential the mediator has been given (local
 	// and console config): logs, answers, /health and errors go through it.
 	redactor *redact.Redactor
+	// metrics are served at /metrics; every upstream client and export
+	// reports into them.
+	metrics *metrics.Metrics
+	// jobs are the asynchronous exports running in the background.
+	jobs *httpapi.Jobs
+	// core is OpenHIM core's API client (nil when openhim.register is off).
+	core *openhim.Client
+	// stopOrphans stops failOrphans; orphans is closed when it has ended.
+	stopOrphans context.CancelFunc
+	orphans     chan struct{}
 	// stopExports cancels running exports when the shutdown grace period
 	// has passed (their answers still go out, listing what was not sent).
 	stopCtx     context.Context
@@ -79,12 +92,34 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	// shows them.
 	a.breakers.For(upstreamCHT, breakerSettings(cfg.CHT.Breaker))
 	a.breakers.For(upstreamDHIS2, breakerSettings(cfg.DHIS2.Breaker))
+	a.metrics = metrics.New(metrics.Options{Breakers: a.breakers.States, OpenHIM: a.openhimHealth})
+	a.jobs = httpapi.NewJobs()
+	a.jobs.Host, _ = os.Hostname()
+	a.jobs.Started = a.started.UTC().Format(time.RFC3339Nano)
 	rt, planned, err := a.build(cfg, a.breakers.Plan)
 	if err != nil {
 		return nil, err
 	}
 	a.breakers.Install(planned...)
 	a.live.Store(rt)
+	var core *openhim.Client
+	if cfg.OpenHIM.Register {
+		hc, err := openhim.HTTPClient(cfg.OpenHIM)
+		if err != nil {
+			return nil, fmt.Errorf("build OpenHIM client: %w", err)
+		}
+		hc.Transport = a.metrics.Transport(upstreamOpenHIM, breaker.NewTransport(a.breakers.For(upstreamOpenHIM, breakerSettings(cfg.OpenHIM.Breaker)), hc.Transport))
+		if core, err = openhim.New(cfg.OpenHIM, hc, log); err != nil {
+			return nil, fmt.Errorf("build OpenHIM client: %w", err)
+		}
+		a.agent = openhim.NewAgent(core, reg, openhim.AgentOptions{
+			Interval: cfg.OpenHIM.HeartbeatInterval,
+			Start:    a.started,
+			OnConfig: a.applyConsole,
+			Logger:   log,
+		})
+	}
+	a.core = core
 	a.handler, err = httpapi.New(httpapi.Options{
 		URN:          reg.URN,
 		Version:      Version,
@@ -98,34 +133,22 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Redactor:     a.redactor,
 		Shutdown:     a.stopCtx,
 		Configured:   a.configured,
+		Metrics:      a.metrics.Handler(),
+		MetricsAuth:  cfg.Server.MetricsAuth,
+		Jobs:         a.jobs,
+		Updater:      updater(core),
 	})
 	if err != nil {
 		return nil, err
-	}
-	if cfg.OpenHIM.Register {
-		hc, err := openhim.HTTPClient(cfg.OpenHIM)
-		if err != nil {
-			return nil, fmt.Errorf("build OpenHIM client: %w", err)
-		}
-		hc.Transport = breaker.NewTransport(a.breakers.For(upstreamOpenHIM, breakerSettings(cfg.OpenHIM.Breaker)), hc.Transport)
-		core, err := openhim.New(cfg.OpenHIM, hc, log)
-		if err != nil {
-			return nil, fmt.Errorf("build OpenHIM client: %w", err)
-		}
-		a.agent = openhim.NewAgent(core, reg, openhim.AgentOptions{
-			Interval: cfg.OpenHIM.HeartbeatInterval,
-			Start:    a.started,
-			OnConfig: a.applyConsole,
-			Logger:   log,
-		})
 	}
 	return a, nil
 }
 
 // build makes the export service of cfg, its upstream clients recording
 // every call as an orchestration of the request that made it. Each
-// client's transport stack is recorder → breaker → retry → http.Transport
-// (upstreamClient). The breakers come from plan (Registry.Plan): the ones
+// client's transport stack is recorder → metrics → breaker → retry →
+// http.Transport (upstreamClient): the metrics time each call once,
+// retries included, and count the calls an open breaker refused. The breakers come from plan (Registry.Plan): the ones
 // in use when their settings are unchanged, else new ones, returned so
 // that the caller installs them only once the whole config is accepted.
 func (a *App) build(cfg config.Config, plan breakerFor) (*runtime, []*breaker.Breaker, error) {
@@ -137,22 +160,22 @@ func (a *App) build(cfg config.Config, plan breakerFor) (*runtime, []*breaker.Br
 	}
 	creds := credentials(cfg)
 	limit := cfg.OpenHIM.OrchestrationBodyLimit
-	record := func(upstream string) func(http.RoundTripper) http.RoundTripper {
+	record := func(upstream, name string) func(http.RoundTripper) http.RoundTripper {
 		return func(next http.RoundTripper) http.RoundTripper {
-			return openhim.NewTransport(next, upstream, limit, creds...)
+			return openhim.NewTransport(a.metrics.Transport(upstream, next), name, limit, creds...)
 		}
 	}
 	rt := &runtime{cfg: cfg}
 	if cfg.CHT.URL == "" {
 		return rt, planned, nil
 	}
-	chtClient, err := newCHTClient(cfg, breakers, a.log, record("CHT"))
+	chtClient, err := newCHTClient(cfg, breakers, a.log, record(upstreamCHT, "CHT"))
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2), MinReady: cfg.Export.MinReady}
+	opts := export.Options{Locale: cfg.CHT.Locale, Logger: a.log, Data: dataOptions(cfg.DHIS2), MinReady: cfg.Export.MinReady, OnBuild: a.metrics.ObserveDocsRead}
 	if cfg.RequireDHIS2() == nil {
-		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, a.log, record("DHIS2")); err != nil {
+		if opts.DHIS2, err = newDHIS2Client(cfg, breakers, a.log, record(upstreamDHIS2, "DHIS2")); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -232,8 +255,53 @@ func (a *App) Start(ctx context.Context) error {
 	if a.agent != nil {
 		a.agent.Start(context.WithoutCancel(ctx))
 	}
+	if a.core != nil {
+		octx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		a.orphans = make(chan struct{})
+		a.stopOrphans = cancel
+		go func() {
+			defer close(a.orphans)
+			a.failOrphans(octx)
+		}()
+	}
 	return nil
 }
+
+// failOrphans fails, with an error, the asynchronous exports a previous
+// process of this mediator on this host left "Processing" in OpenHIM (it
+// stopped or crashed before it could update them): core then marks them
+// for auto-retry, as a failed synchronous export. It retries the listing
+// while core cannot be reached, until ctx is done.
+func (a *App) failOrphans(ctx context.Context) {
+	backoff := time.Second
+	for {
+		txs, err := a.core.ListTransactions(ctx, openhim.StatusProcessing, httpapi.PropertyAsyncHost, a.jobs.Host, orphanLimit)
+		if err == nil {
+			for _, tx := range txs {
+				if started, _ := tx.Properties[httpapi.PropertyAsyncStarted].(string); started == a.jobs.Started || tx.Status != openhim.StatusProcessing {
+					continue // this process's own (or no longer Processing)
+				}
+				msg := "interrupted: the mediator restarted during this asynchronous export (process started " + fmt.Sprint(tx.Properties[httpapi.PropertyAsyncStarted]) + "); OpenHIM retries it"
+				update := map[string]any{"status": openhim.StatusFailed, "error": openhim.Error{Message: msg}}
+				if err := a.core.UpdateTransaction(ctx, tx.ID, update); err != nil {
+					a.log.Warn("could not fail an asynchronous export left Processing by a previous run", "transaction_id", tx.ID, "err", err)
+					continue
+				}
+				a.log.Warn("asynchronous export left Processing by a previous run of the mediator failed with an error, so that OpenHIM retries it", "transaction_id", tx.ID)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// orphanLimit bounds the transactions failOrphans looks at.
+const orphanLimit = 500
 
 // Addr is the address the server listens on, once started.
 func (a *App) Addr() string {
@@ -256,6 +324,10 @@ const answerWindow = 10 * time.Second
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		var errs []error
+		if a.stopOrphans != nil {
+			a.stopOrphans()
+			<-a.orphans
+		}
 		if a.agent != nil {
 			errs = append(errs, a.agent.Stop(ctx))
 		}
@@ -271,6 +343,20 @@ func (a *App) Stop(ctx context.Context) error {
 			}
 			<-a.served
 		}
+		// Asynchronous exports run past their requests: they get what is
+		// left of the grace period, then are stopped (their reports list
+		// what was not sent, and carry an error, so core retries them) and
+		// have answerWindow to update their transactions.
+		if err := a.jobs.Wait(ctx); err != nil {
+			a.log.Error("shutdown grace period over: stopping the asynchronous exports still running", "transactions", a.jobs.Running())
+			a.stopExports()
+			wctx, cancel := context.WithTimeout(context.Background(), answerWindow)
+			if err := a.jobs.Wait(wctx); err != nil {
+				errs = append(errs, fmt.Errorf("asynchronous exports still running: transactions %v stay Processing in OpenHIM", a.jobs.Running()))
+			}
+			cancel()
+		}
+		a.jobs.Abandon()
 		a.stopExports()
 		a.stopErr = errors.Join(errs...)
 	})
@@ -291,6 +377,15 @@ func (a *App) health() map[string]any {
 		out["openhim"] = map[string]any{"registered": false, "disabled": true}
 	}
 	return out
+}
+
+// updater is core as the API's transaction updater: nil (no asynchronous
+// exports) when the mediator does not talk to core.
+func updater(core *openhim.Client) httpapi.TransactionUpdater {
+	if core == nil {
+		return nil
+	}
+	return core
 }
 
 // recordInto attaches an orchestration recorder to a request's context.
@@ -327,11 +422,71 @@ func (l liveExporter) Preview(ctx context.Context, req export.Request) (*export.
 }
 
 func (l liveExporter) Export(ctx context.Context, req export.ExportRequest) (*export.Report, error) {
+	start := time.Now()
 	svc, err := l.service()
-	if err != nil {
-		return nil, err
+	var rep *export.Report
+	if err == nil {
+		rep, err = svc.Export(ctx, req)
 	}
-	return svc.Export(ctx, req)
+	l.a.metrics.ObserveExport(exportResult(req, rep, err, start, time.Now()))
+	if rd := readinessOf(rep, err); rd != nil && req.OrgUnit == "" {
+		// Only a whole data set's readiness is its readiness.
+		l.a.metrics.SetReadiness(req.DataSet, rd.Ratio)
+	}
+	return rep, err
+}
+
+// readinessOf is the readiness of the month an export read: in its report,
+// or in the error of a month held back as not ready.
+func readinessOf(rep *export.Report, err error) *readiness.Object {
+	if rep != nil && rep.Readiness != nil {
+		return rep.Readiness
+	}
+	var nr *export.NotReadyError
+	if errors.As(err, &nr) {
+		return nr.Readiness
+	}
+	return nil
+}
+
+// exportResult is what the metrics record of one export: its report, or
+// its error when it produced none.
+func exportResult(req export.ExportRequest, rep *export.Report, err error, start, end time.Time) metrics.ExportResult {
+	r := metrics.ExportResult{DataSet: req.DataSet, DryRun: req.DryRun, Duration: end.Sub(start), Ended: end}
+	switch {
+	case err != nil && export.IsInputError(err):
+		r.Outcome = metrics.OutcomeRefused
+	case err != nil && errors.As(err, new(*export.NotReadyError)):
+		r.Outcome = metrics.OutcomeNotReady
+	case err != nil && errors.Is(err, context.Canceled):
+		r.Outcome = metrics.OutcomeCanceled
+	case err != nil || rep == nil:
+		r.Outcome = metrics.OutcomeError
+	default:
+		switch rep.Status {
+		case export.StatusSuccessful:
+			r.Outcome = metrics.OutcomeSuccessful
+		case export.StatusCompletedWithErrors:
+			r.Outcome = metrics.OutcomeCompletedWithErrors
+		default:
+			r.Outcome = metrics.OutcomeFailed
+		}
+		r.Built, r.Rejected = rep.DataValues.Built, rep.DataValues.Rejected
+		if rep.Import != nil {
+			r.Pushed, r.Deleted = rep.Import.Imported+rep.Import.Updated, rep.Import.Deleted
+		}
+	}
+	return r
+}
+
+// openhimHealth is the registration and heartbeat health the metrics
+// report.
+func (a *App) openhimHealth() metrics.Health {
+	if a.agent == nil {
+		return metrics.Health{}
+	}
+	st := a.agent.Status()
+	return metrics.Health{Enabled: true, Registered: st.Registered, LastHeartbeat: st.LastHeartbeat, Failing: st.LastError != ""}
 }
 
 func (l liveExporter) DataSets(ctx context.Context) ([]string, error) {

@@ -49,6 +49,10 @@ type Server struct {
 	// long and serves identical pulls from it; zero (the default) builds
 	// every pull (identical concurrent pulls still share one build).
 	PullCacheTTL time.Duration `mapstructure:"pull_cache_ttl" json:"pull_cache_ttl" validate:"gte=0"`
+	// MetricsAuth, when true (the default), makes GET /metrics ask for the
+	// server's basic auth credentials like the API does (when they are
+	// set); false serves it to any scraper that can reach the port.
+	MetricsAuth bool `mapstructure:"metrics_auth" json:"metrics_auth"`
 }
 
 // CHT is the Community Health Toolkit instance (or its CouchDB) to read from.
@@ -181,6 +185,7 @@ func Default() Config {
 			WriteTimeout:    10 * time.Minute,
 			IdleTimeout:     2 * time.Minute,
 			ShutdownTimeout: 2 * time.Minute,
+			MetricsAuth:     true,
 		},
 		CHT: CHT{
 			Database:    "medic",

@@ -51,6 +51,9 @@ type Options struct {
 	// expected CHWs (0-1) that must have synced a month before an export
 	// pushes it.
 	MinReady float64
+	// OnBuild, optional, is told of every build that read CHT: its data
+	// set and the target docs it read (the mediator's metrics).
+	OnBuild func(dataSet string, targetDocs int)
 }
 
 // Service runs previews (and, later, exports) of CHT data as DHIS2 data
@@ -65,6 +68,7 @@ type Service struct {
 	log    *slog.Logger
 	// minReady is Options.MinReady.
 	minReady float64
+	onBuild  func(dataSet string, targetDocs int)
 
 	// batchDocs and workers shape the read: target docs are folded in
 	// batches of about batchDocs docs, whose owners are fetched by workers
@@ -103,7 +107,7 @@ func New(src CHTSource, opts Options) (*Service, error) {
 		return nil, errors.New("export: a logger is required")
 	}
 	s := &Service{cht: src, dhis2: opts.DHIS2, data: opts.Data, locale: opts.Locale, now: opts.Now, log: opts.Logger.With("component", "export"), minReady: opts.MinReady,
-		batchDocs: defaultBatchDocs, workers: defaultWorkers}
+		onBuild: opts.OnBuild, batchDocs: defaultBatchDocs, workers: defaultWorkers}
 	if t, ok := src.(tuning); ok {
 		s.batchDocs = max(t.BatchSize(), 1)
 		s.workers = max(t.Concurrency(), 1)
@@ -235,6 +239,9 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 			return nil, &InputError{Err: err}
 		}
 		docs, owners, err = s.readMonthWhole(ctx, op, req, b, byUser.add)
+	}
+	if s.onBuild != nil && docs > 0 {
+		s.onBuild(req.DataSet, docs)
 	}
 	if err != nil {
 		return nil, err

@@ -31,6 +31,9 @@ type reportSet struct {
 // postExport serves POST and GET /export: build, validate and push one data
 // set, or every data set of CHT's dhis_data_sets when dataSet is absent.
 func (s *server) postExport(c *gin.Context) {
+	if s.startAsync(c) {
+		return
+	}
 	var p exportParams
 	if err := s.bindQuery("/export", c.Request.URL.RawQuery, &p); err != nil {
 		s.badRequest(c, err, nil)

@@ -236,7 +236,7 @@ func checkEnvelope(t *testing.T, rec *httptest.ResponseRecorder) envelope {
 		t.Errorf("response.status = %d; outer status %d; want them equal", env.Response.Status, rec.Code)
 	}
 	switch env.Status {
-	case openhim.StatusSuccessful, openhim.StatusCompleted, openhim.StatusCompletedWithErrors, openhim.StatusFailed:
+	case openhim.StatusSuccessful, openhim.StatusCompleted, openhim.StatusCompletedWithErrors, openhim.StatusFailed, openhim.StatusProcessing:
 	default:
 		t.Errorf("status = %q; want an OpenHIM status word", env.Status)
 	}

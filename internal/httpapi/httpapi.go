@@ -1,8 +1,8 @@
 // Package httpapi serves the mediator's HTTP API to OpenHIM:
 // POST|GET /export, GET /dataValueSets, GET /readiness, the month board
-// (GET /board and its board/api calls) and GET /health. It is the only
+// (GET /board and its board/api calls), GET /health and GET /metrics. It is the only
 // package that imports gin: handlers are methods on a struct holding their
-// dependencies, every answer but /health is an OpenHIM mediator envelope
+// dependencies, every answer but /health and /metrics is an OpenHIM mediator envelope
 // (application/json+openhim, OpenHIM core src/middleware/router.js), and errors map to HTTP and
 // OpenHIM status in one function, statusFor.
 //
@@ -131,6 +131,16 @@ type Options struct {
 	// Configured, optional, returns nil when the mediator has what it needs
 	// to export (CHT and DHIS2), else why not: /health reports it.
 	Configured func() error
+	// Metrics, optional, serves GET /metrics (the Prometheus exposition
+	// format). With MetricsAuth it asks for Username and Password like the
+	// API (when they are set); without, any scraper may read it.
+	Metrics     http.Handler
+	MetricsAuth bool
+	// Updater and Jobs, both optional, enable asynchronous exports
+	// (/export/async, /export?async=true): Updater reports their end to
+	// OpenHIM core, Jobs tracks them so that the mediator's stop can wait.
+	Updater TransactionUpdater
+	Jobs    *Jobs
 }
 
 // server holds the handlers' dependencies.
@@ -152,6 +162,9 @@ type server struct {
 	shutdown    context.Context
 	configured  func() error
 	last        *lastReports // the month board's last export results
+	updater     TransactionUpdater
+	jobs        *Jobs
+	engine      http.Handler // the whole API, which background exports go through
 }
 
 // ginMode sets gin's mode once. gin keeps the mode in a package variable
@@ -199,6 +212,8 @@ func build(opts Options) (*server, http.Handler, error) {
 		redactor:    opts.Redactor,
 		shutdown:    opts.Shutdown,
 		configured:  opts.Configured,
+		updater:     opts.Updater,
+		jobs:        opts.Jobs,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -225,9 +240,20 @@ func build(opts Options) (*server, http.Handler, error) {
 	api := e.Group("", s.basicAuth, s.limitBody)
 	api.POST("/export", s.postExport)
 	api.GET("/export", s.postExport)
+	api.POST("/export/async", s.postExport)
+	api.GET("/export/async", s.postExport)
 	api.GET("/dataValueSets", s.getDataValueSets)
 	api.GET("/readiness", s.getReadiness)
 	s.registerBoard(api)
+	if opts.Metrics != nil {
+		metrics := gin.WrapH(opts.Metrics)
+		if opts.MetricsAuth {
+			e.GET("/metrics", s.basicAuth, metrics)
+		} else {
+			e.GET("/metrics", metrics)
+		}
+	}
+	s.engine = e
 	return s, e, nil
 }
 

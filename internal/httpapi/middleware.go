@@ -113,6 +113,11 @@ func (s *server) accessLog(c *gin.Context) {
 			attrs = append(attrs, "query", capped(redactQuery(capped(raw, 4*maxLoggedQuery)), maxLoggedQuery))
 		}
 	}
+	if c.Request.URL.Path == "/metrics" && status == http.StatusOK {
+		// A scrape every few seconds would drown the log.
+		s.reqLog(c).Debug("request", attrs...)
+		return
+	}
 	s.reqLog(c).Info("request", attrs...)
 }
 

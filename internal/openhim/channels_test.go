@@ -106,6 +106,8 @@ func TestChannels(t *testing.T) {
 	}{
 		"CHT DHIS2 export": {typ: "http", path: "/export", methods: []string{"GET", "POST"},
 			match: []string{"/cht-dhis2/export"}, notMatch: []string{"/cht-dhis2/export/x", "/x/cht-dhis2/export", "/cht-dhis2/exports"}},
+		"CHT DHIS2 export (asynchronous)": {typ: "http", path: "/export/async", methods: []string{"GET", "POST"},
+			match: []string{"/cht-dhis2/export/async"}, notMatch: []string{"/cht-dhis2/export", "/cht-dhis2/export/async/x"}},
 		"CHT DHIS2 data value sets": {typ: "http", path: "/dataValueSets", methods: []string{"GET"},
 			match: []string{"/cht-dhis2/dataValueSets"}, notMatch: []string{"/cht-dhis2/dataValueSets.json", "/api/dataValueSets"}},
 		"CHT DHIS2 monthly export": {typ: "polling", path: "/export", methods: []string{"GET"}, scheduleOn: "0 2 5 * *"},
@@ -146,6 +148,12 @@ func TestChannels(t *testing.T) {
 			if f := strings.Fields(ch.PollingSchedule); len(f) != 5 {
 				t.Errorf("%s: pollingSchedule %q is not a 5-field cron expression", name, ch.PollingSchedule)
 			}
+		}
+		if name == "CHT DHIS2 export (asynchronous)" {
+			if ch.IsAsynchronousProcess == nil || !*ch.IsAsynchronousProcess {
+				t.Errorf("%s: isAsynchronousProcess is not true", name)
+			}
+			continue // answered at once
 		}
 		// An export runs for minutes; core's default route timeout is 60 s.
 		if ch.Timeout == nil || *ch.Timeout < 300000 {

@@ -293,6 +293,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, body []byte) (
 		defer cancel()
 	}
 	u := *c.base
+	path, u.RawQuery, _ = strings.Cut(path, "?")
 	u.Path = c.base.Path + path
 	var rd io.Reader
 	if body != nil {
@@ -482,4 +483,59 @@ func runeStart(s string, n int) int {
 		n--
 	}
 	return n
+}
+
+// UpdateTransaction sends the final state of a transaction that an
+// asynchronous export answered at once (PUT /transactions/:id, core's
+// src/api/transactions.js updateTransaction): update holds the fields to
+// set (status, response, orchestrations, properties, error). Core stores
+// them as given, and an update with an error member marks the transaction
+// for auto-retry and queues it (unless the channel's autoRetryMaxAttempts
+// is reached). Core answers 200 with a sentence; in core 8.5.0 only an
+// admin may update (403 otherwise), later cores ask for the
+// channel-manage-all or channel-manage-specified permission.
+func (c *Client) UpdateTransaction(ctx context.Context, id string, update any) error {
+	body, err := json.Marshal(update)
+	if err != nil {
+		return fmt.Errorf("openhim: update transaction: encode: %w", err)
+	}
+	status, answer, err := c.do(ctx, "update transaction", http.MethodPut, "/transactions/"+url.PathEscape(id), body)
+	if err != nil {
+		return err
+	}
+	if status/100 != 2 {
+		return c.statusError("update transaction "+id, status, answer)
+	}
+	return nil
+}
+
+// TransactionSummary is what ListTransactions returns of a transaction.
+type TransactionSummary struct {
+	ID         string         `json:"_id"`
+	Status     string         `json:"status"`
+	Properties map[string]any `json:"properties"`
+}
+
+// ListTransactions returns the newest transactions (at most limit) with
+// the given status and property (GET /transactions?filters=…, core's
+// src/api/transactions.js getTransactions: filters is a JSON object whose
+// properties member matches one property).
+func (c *Client) ListTransactions(ctx context.Context, status, property, value string, limit int) ([]TransactionSummary, error) {
+	filters, err := json.Marshal(map[string]any{"status": status, "properties": map[string]string{property: value}})
+	if err != nil {
+		return nil, fmt.Errorf("openhim: list transactions: encode: %w", err)
+	}
+	q := url.Values{"filters": {string(filters)}, "filterLimit": {fmt.Sprint(limit)}, "filterPage": {"0"}}
+	code, answer, err := c.do(ctx, "list transactions", http.MethodGet, "/transactions?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if code/100 != 2 {
+		return nil, c.statusError("list transactions", code, answer)
+	}
+	var out []TransactionSummary
+	if err := json.Unmarshal(answer, &out); err != nil {
+		return nil, fmt.Errorf("openhim: list transactions: the answer is not a JSON array: %s", excerpt(c.scrub(answer), 64))
+	}
+	return out, nil
 }

@@ -31,8 +31,8 @@ func TestLoadRegistration_mediatorJSON(t *testing.T) {
 	if reg.Version != "1.4.2-rc.1" {
 		t.Errorf("version = %q; want the program's version 1.4.2-rc.1", reg.Version)
 	}
-	if len(reg.Endpoints) != 4 || len(reg.DefaultChannelConfig) != 5 || len(reg.ConfigDefs) != 3 {
-		t.Errorf("endpoints, channels, configDefs = %d, %d, %d; want 4, 5, 3", len(reg.Endpoints), len(reg.DefaultChannelConfig), len(reg.ConfigDefs))
+	if len(reg.Endpoints) != 5 || len(reg.DefaultChannelConfig) != 6 || len(reg.ConfigDefs) != 3 {
+		t.Errorf("endpoints, channels, configDefs = %d, %d, %d; want 5, 6, 3", len(reg.Endpoints), len(reg.DefaultChannelConfig), len(reg.ConfigDefs))
 	}
 	for _, e := range reg.Endpoints {
 		if e.Host != "cht-dhis2-mediator" || e.Port != 8544 {

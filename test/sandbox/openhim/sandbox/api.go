@@ -128,6 +128,7 @@ var apiRoutes = []apiRoute{
 	route("POST", "/clients", (*Server).postClient),
 	route("GET", "/transactions", (*Server).getTransactions),
 	route("GET", "/transactions/:id", (*Server).getTransaction),
+	route("PUT", "/transactions/:id", (*Server).putTransaction),
 	route("POST", "/tasks", (*Server).postTask),
 	route("GET", "/metadata", (*Server).getMetadata),
 	route("POST", "/metadata", (*Server).postMetadata),

@@ -235,6 +235,11 @@ func (s *Server) initiate(rc *routeCtx) *Transaction {
 		tx.CanRerun = false
 	}
 	tx.Request = req
+	if ex.channel.IsAsynchronousProcess {
+		// storeTransaction: an asynchronous channel's transaction starts
+		// "Pending Async" (OpenHIM core src/middleware/messageStore.js).
+		tx.Status = "Pending Async"
+	}
 	s.txs = append(s.txs, tx)
 	return tx
 }

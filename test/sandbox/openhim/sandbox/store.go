@@ -7,6 +7,7 @@ package sandbox
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"time"
 )
@@ -70,6 +71,11 @@ func (s *Server) setFinalStatus(rc *routeCtx) {
 			}
 			if p >= 200 && p <= 299 && routeSuccess {
 				status = "Successful"
+				if rc.ex.channel.IsAsynchronousProcess {
+					// The service finishes the transaction later, through
+					// PUT /transactions/:id.
+					status = "Pending Async"
+				}
 			}
 			if p >= 400 && p <= 499 && routeSuccess {
 				status = "Completed"
@@ -155,6 +161,12 @@ func (s *Server) truncateBodies(rc *routeCtx, orch *object) error {
 // response unstored, as the update is rejected as a whole.
 func (s *Server) storeResponse(rc *routeCtx) error {
 	k := rc.res
+	if rc.ex.channel.IsAsynchronousProcess && k.status < 400 {
+		// An asynchronous channel's successful answer becomes a 202, for
+		// the client and in the stored response (OpenHIM core src/middleware/messageStore.js
+		// storeResponse).
+		_ = k.setStatus(float64(http.StatusAccepted)) // a valid code: cannot fail
+	}
 	res := &Response{Status: k.status, Headers: k.storedHeaders(), Body: bodyString(k.body)}
 	if rb := rc.ex.channel.ResponseBody; rb != nil && !*rb {
 		res.Body = ""

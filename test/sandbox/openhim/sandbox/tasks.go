@@ -3,10 +3,13 @@ package sandbox
 // Reruns (OpenHIM core src/tasks.js), polling channels (OpenHIM core src/model/channels.js) and the transactions API.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -224,8 +227,19 @@ func (s *Server) postTrigger(c *apiCtx) reply {
 // channels whose txViewAcl holds one of their groups.
 func (s *Server) getTransactions(c *apiCtx) reply {
 	out := []Transaction{}
+	match, err := transactionFilter(c.r.URL.Query())
+	if err != nil {
+		// JSON.parse throws in the handler's try: 500 (OpenHIM core src/api/transactions.js).
+		return text(http.StatusInternalServerError, "Could not retrieve transactions via the API: "+err.Error())
+	}
+	limit, _ := strconv.Atoi(c.r.URL.Query().Get("filterLimit"))
+	page, _ := strconv.Atoi(c.r.URL.Query().Get("filterPage"))
+	skip := page * limit
 	for i := len(s.txs) - 1; i >= 0; i-- {
 		tx := s.txs[i]
+		if !match(tx) {
+			continue
+		}
 		if !c.isAdmin() {
 			ch := s.channelByID(tx.ChannelID)
 			if ch == nil || !s.userMayView(c, ch) {
@@ -235,9 +249,72 @@ func (s *Server) getTransactions(c *apiCtx) reply {
 		if q := c.r.URL.Query().Get("channelID"); q != "" && q != tx.ChannelID {
 			continue
 		}
+		if skip > 0 {
+			skip--
+			continue
+		}
 		out = append(out, cloneTx(tx))
+		if limit > 0 && len(out) == limit {
+			break
+		}
 	}
 	return jsonReply(http.StatusOK, out)
+}
+
+// transactionFilter is the part of getTransactions' filters query
+// parameter (a JSON object, OpenHIM core src/api/transactions.js
+// parseTransactionFilters) the sandbox models: status and channelID by
+// equality, and properties: {key: value} (only its first key; null: the
+// property exists). Newest first, filterLimit and filterPage as core.
+func transactionFilter(q url.Values) (func(*Transaction) bool, error) {
+	raw := q.Get("filters")
+	if raw == "" {
+		return func(*Transaction) bool { return true }, nil
+	}
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &f); err != nil {
+		return nil, fmt.Errorf("SyntaxError: %v", err)
+	}
+	var status, channel *string
+	var propKey string
+	var propVal *string
+	for k, v := range f {
+		switch k {
+		case "status", "channelID":
+			var str string
+			if err := json.Unmarshal(v, &str); err != nil {
+				return nil, fmt.Errorf("sandbox: filter %s must be a string", k)
+			}
+			if k == "status" {
+				status = &str
+			} else {
+				channel = &str
+			}
+		case "properties":
+			var props map[string]*string
+			if err := json.Unmarshal(v, &props); err != nil || len(props) != 1 {
+				return nil, fmt.Errorf("sandbox: the properties filter must be an object of one string (or null) member")
+			}
+			for pk, pv := range props {
+				propKey, propVal = pk, pv
+			}
+		default:
+			return nil, fmt.Errorf("sandbox: filter %s is not modelled", k)
+		}
+	}
+	return func(tx *Transaction) bool {
+		if status != nil && tx.Status != *status || channel != nil && tx.ChannelID != *channel {
+			return false
+		}
+		if propKey != "" {
+			props, _ := tx.Properties.(map[string]any)
+			v, ok := props[propKey]
+			if !ok || propVal != nil && v != *propVal {
+				return false
+			}
+		}
+		return true
+	}, nil
 }
 
 func (s *Server) getTransaction(c *apiCtx) reply {
@@ -252,4 +329,78 @@ func (s *Server) getTransaction(c *apiCtx) reply {
 		}
 	}
 	return jsonReply(http.StatusOK, cloneTx(tx))
+}
+
+// putTransaction is updateTransaction of core 8.5.0 (OpenHIM core
+// src/api/transactions.js): admins only; an update with an error member
+// (or a route with one) marks the transaction for auto-retry and queues it,
+// unless the channel's autoRetryMaxAttempts is reached; the fields are then
+// set as given (findByIdAndUpdate, cast to the schema, unknown fields
+// dropped, no validators). A missing transaction throws in core: 500.
+// Core's enforceMaxBodiesSize on the update is not modelled (the bodies
+// here stay far below its 15 MiB).
+func (s *Server) putTransaction(c *apiCtx) reply {
+	if !c.isAdmin() {
+		return c.notAdmin("updateTransaction")
+	}
+	id := c.params[0]
+	fail := func(err string) reply {
+		return text(http.StatusInternalServerError, "Could not update transaction via the API: "+err)
+	}
+	tx := s.findTx(id)
+	if tx == nil {
+		return fail("TypeError: Cannot read properties of null (reading 'channelID')")
+	}
+	updates, _ := c.body.(*object)
+	if updates == nil {
+		updates = newObject()
+	}
+	hasError := !isNullish(get(updates, "error"))
+	for _, r := range arrayFrom(get(updates, "routes")) {
+		if truthy(get(r, "error")) {
+			hasError = true
+		}
+	}
+	next := cloneTx(tx)
+	if hasError {
+		ch := s.channelByID(tx.ChannelID)
+		var max *int
+		if ch != nil {
+			max = channelOf(ch).AutoRetryMaxAttempts
+		}
+		if !(max != nil && *max > 0 && tx.AutoRetryAttempt >= *max) {
+			updates.set("autoRetry", true)
+			s.retryQueue = append(s.retryQueue, retryEntry{txID: tx.ID, channelID: tx.ChannelID, requestTime: tx.Request.Timestamp})
+		}
+	}
+	for _, k := range updates.keys {
+		v := updates.vals[k]
+		var err error
+		switch k {
+		case "status":
+			next.Status, err = castStr(v, "status")
+		case "response":
+			next.Response, err = castResponse(v, "response")
+		case "error":
+			next.Error, err = castErrorDetails(v)
+		case "properties":
+			next.Properties = plain(v)
+		case "autoRetry":
+			next.AutoRetry = truthy(v)
+		case "orchestrations":
+			next.Orchestrations = []Orchestration{}
+			for i, o := range arrayFrom(v) {
+				var so Orchestration
+				if so, err = castOrchestration(o, false, fmt.Sprintf("orchestrations.%d", i)); err != nil {
+					break
+				}
+				next.Orchestrations = append(next.Orchestrations, so)
+			}
+		}
+		if err != nil {
+			return fail(errString(err))
+		}
+	}
+	*tx = next
+	return text(http.StatusOK, "Transaction with ID: "+id+" successfully updated")
 }
