@@ -153,8 +153,26 @@ func (s *server) registerBoard(api *gin.RouterGroup) {
 	api.GET("/board/", s.getBoard)
 	api.GET("/board/api/dataSets", s.getBoardDataSets)
 	api.GET("/board/api/export", s.postExport)
-	api.POST("/board/api/export", s.postExport)
+	api.POST("/board/api/export", s.boardOnly, s.postExport)
 	api.GET("/board/api/last", s.getBoardLast)
+}
+
+// boardHeader must be on the board's push. A browser logged in at the
+// router sends the basic credentials it cached with any request to it,
+// also a form another site posts; such a form cannot set a header, and a
+// script of another origin cannot either without a CORS preflight, which
+// neither core nor the mediator answers. So a push without it is refused.
+const boardHeader = "X-Month-Board"
+
+// boardOnly refuses a push that does not come from the board's own script.
+func (s *server) boardOnly(c *gin.Context) {
+	if c.GetHeader(boardHeader) != "push" {
+		s.reqLog(c).Info("board push refused: not sent by the board's page")
+		s.writeError(c, http.StatusForbidden, false, "the board's push must come from the board's page (header "+boardHeader+")", "", nil, nil)
+		c.Abort()
+		return
+	}
+	c.Next()
 }
 
 // getBoard answers the page.

@@ -116,7 +116,7 @@ func TestBoard_lastExport(t *testing.T) {
 	}
 	// A push held back by the gate is the last result too.
 	exp.exportFn = notReadyExport
-	do(h, "POST", "/board/api/export?"+q, nil, nil)
+	do(h, "POST", "/board/api/export?"+q, nil, map[string]string{boardHeader: "push"})
 	_, out = lastOf(t, h, q)
 	rep, _ = out["report"].(map[string]any)
 	if rep == nil || rep["status"] != export.StatusFailed || !strings.Contains(fmt.Sprint(out["error"]), "month not ready") {
@@ -166,5 +166,27 @@ func TestBoard_clientGoneNotRemembered(t *testing.T) {
 	}
 	if len(last.byKey) != 0 {
 		t.Errorf("an export the client abandoned before it ran was remembered: %v", last.byKey)
+	}
+}
+
+// A push the board's script did not send (a form another site posts to
+// the router, where the browser has cached the supervisor's login) is
+// refused before anything runs.
+func TestBoard_pushNeedsTheBoardHeader(t *testing.T) {
+	exp := &fakeExporter{}
+	h, _ := testServer(t, exp, nil)
+	for _, hdr := range []map[string]string{nil, {boardHeader: "1"}, {"Content-Type": "application/x-www-form-urlencoded"}} {
+		rec := do(h, "POST", "/board/api/export?dataSet=VMuFODsyWaO&period=202406", strings.NewReader("x=1"), hdr)
+		env := checkEnvelope(t, rec)
+		if rec.Code != http.StatusForbidden || env.Status != openhim.StatusCompleted || !strings.Contains(env.Response.Body, boardHeader) {
+			t.Errorf("push with %v: %d %q %s; want 403", hdr, rec.Code, env.Status, env.Response.Body)
+		}
+	}
+	if n := len(exp.exportCalls()); n != 0 {
+		t.Errorf("%d exports ran; want none", n)
+	}
+	rec := do(h, "POST", "/board/api/export?dataSet=VMuFODsyWaO&period=202406", nil, map[string]string{boardHeader: "push"})
+	if rec.Code != http.StatusOK || len(exp.exportCalls()) != 1 {
+		t.Errorf("the board's push: %d, %d exports", rec.Code, len(exp.exportCalls()))
 	}
 }

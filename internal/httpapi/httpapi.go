@@ -23,6 +23,7 @@
 //	month not ready, not forced (NotReadyError)      409   Failed                     yes: "month not ready: …"
 //	the client's body unreadable / too slow          400 / 408  Completed             no
 //	inbound basic auth missing or wrong              401   Completed                  no
+//	board push without the board's header            403   Completed                  no
 //	unknown path / method                            404 / 405  Completed             no
 //	request body over MaxBodyBytes                   413   Completed                  no
 //	client went away (context.Canceled)              499   Failed (never sent)        no

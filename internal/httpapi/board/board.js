@@ -36,7 +36,9 @@
   // when the network fails.
   function call(method, what, params) {
     var q = new URLSearchParams(params).toString();
-    return fetch(api + what + (q ? "?" + q : ""), { method: method, credentials: "same-origin", headers: { Accept: "application/json" } })
+    var headers = { Accept: "application/json" };
+    if (method === "POST") headers["X-Month-Board"] = "push"; // the mediator refuses a push without it
+    return fetch(api + what + (q ? "?" + q : ""), { method: method, credentials: "same-origin", headers: headers })
       .then(function (res) {
         return res.text().then(function (text) {
           var body = null;
