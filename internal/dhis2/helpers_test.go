@@ -1,7 +1,6 @@
 package dhis2
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/testutil"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/validate"
 )
 
@@ -32,27 +32,11 @@ func testConfig(url string) config.DHIS2 {
 	}
 }
 
-// logBuffer collects a client's logs, to check them for secrets.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newTestClient(t testing.TB, cfg config.DHIS2, hc *http.Client) (*Client, *logBuffer) {
+// newTestClient returns a client whose logs are collected, to check them
+// for secrets.
+func newTestClient(t testing.TB, cfg config.DHIS2, hc *http.Client) (*Client, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := New(cfg, hc, log)
 	if err != nil {
