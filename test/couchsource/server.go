@@ -70,7 +70,7 @@ func (h *Handler) Stats() Stats {
 	return Stats{
 		Requests: h.requests.Load(), TargetScans: h.targetScans.Load(), UserScans: h.userScans.Load(), LogScans: h.logScans.Load(),
 		AllDocsGets: h.allDocsGets.Load(),
-		KeysPosts: h.keysPosts.Load(), ViewGets: h.viewGets.Load(), DocGets: h.docGets.Load(), Rows: h.rows.Load(),
+		KeysPosts:   h.keysPosts.Load(), ViewGets: h.viewGets.Load(), DocGets: h.docGets.Load(), Rows: h.rows.Load(),
 	}
 }
 
