@@ -83,6 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mediator := fs.String("mediator", "bin/mediator", "the mediator binary to measure")
 	check := fs.Bool("check", false, "exit 1 when a target is not met")
 	chtCore := fs.String("cht-core", "", "cht-core checkout or git dir whose export to run side by side (default $CHT_CORE_DIR, else "+defaultCHTCore+" if it exists)")
+	harness := fs.String("cht-harness", "", "CHT Core's export harness (default test/bench/chtcore/export.js of this repository)")
 	serve := fs.Bool("serve", false, "serve the data of one -chws size and print its URL (the bench's server process)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := options{chws: chws, runs: *runs, mediator: *mediator, check: *check,
 		server: func(n int) *exec.Cmd { return exec.Command(self, "-serve", "-chws", strconv.Itoa(n)) }}
-	opts.chtCore, opts.script = findCHTCore(*chtCore, stderr)
+	opts.chtCore, opts.script = findCHTCore(*chtCore, *harness, stderr)
 	return bench(ctx, opts, stdout, stderr)
 }
 
@@ -141,7 +142,7 @@ func parseSizes(s string) ([]int, error) {
 
 // findCHTCore returns the cht-core dir to run and the harness script, or
 // "" (saying why on stderr) when CHT Core cannot run here.
-func findCHTCore(flagDir string, stderr io.Writer) (dir, script string) {
+func findCHTCore(flagDir, script string, stderr io.Writer) (dir, harness string) {
 	dir = flagDir
 	if dir == "" {
 		dir = os.Getenv("CHT_CORE_DIR")
@@ -159,12 +160,14 @@ func findCHTCore(flagDir string, stderr io.Writer) (dir, script string) {
 		fmt.Fprintln(stderr, "bench: node is not on PATH: CHT Core is not run")
 		return "", ""
 	}
-	root, err := repoRoot()
-	if err != nil {
-		fmt.Fprintf(stderr, "bench: %v: CHT Core is not run\n", err)
-		return "", ""
+	if script == "" {
+		root, err := repoRoot()
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v: CHT Core is not run\n", err)
+			return "", ""
+		}
+		script = filepath.Join(root, "test", "bench", "chtcore", "export.js")
 	}
-	script = filepath.Join(root, "test", "bench", "chtcore", "export.js")
 	if _, err := os.Stat(script); err != nil {
 		fmt.Fprintf(stderr, "bench: no CHT Core harness (%v): CHT Core is not run\n", err)
 		return "", ""

@@ -128,7 +128,8 @@ func printTable(w io.Writer, machine string, opts options, rows []row) {
 		"wall time from start to exit, CPU user+sys and peak RSS from the child's rusage, server CPU from /proc/<pid>/stat. "+
 		"Every run's data values were checked against the generated data and the month read once.\n", runs, opts.mediator)
 	if opts.chtCore != "" {
-		fmt.Fprintf(w, "CHT: CHT Core's own api/src/services/export/dhis.js (from %s) run by test/bench/chtcore/export.js under node against the same server; its data values equal the mediator's.\n", opts.chtCore)
+		fmt.Fprintf(w, "CHT: CHT Core's own api/src/services/export/dhis.js (from %s) run by %s under node against the same server, "+
+			"measured the same way; its data values equal the mediator's.\n", opts.chtCore, opts.script)
 	} else {
 		fmt.Fprintln(w, "CHT: not run here (no cht-core dir, node or harness).")
 	}
