@@ -135,6 +135,12 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd, oneRead bool) (outp
 	if reads := after.TargetScans - before.TargetScans; oneRead && reads != 1 {
 		return output{}, fmt.Errorf("read the month %d times; want once", reads)
 	}
+	// Every request of the run must have been answered like CouchDB
+	// answers a CHT database: an error answer means the server lacks
+	// something the program reads, and the run would not be comparable.
+	if errs := after.Errors - before.Errors; errs != 0 {
+		return output{}, fmt.Errorf("the server answered %d of its requests with an error", errs)
+	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return output{}, errors.New("no rusage for the child")
