@@ -26,6 +26,8 @@ type sample struct {
 	rss       int64         // peak RSS of the child in bytes (rusage maxrss)
 	serverCPU time.Duration // user+sys the server spent during the run
 	outBytes  int
+	requests  int64 // requests the server answered during the run
+	read      int64 // bytes the server sent during the run
 }
 
 // server is a running server process.
@@ -151,6 +153,8 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd, oneRead bool) (outp
 		rss:       ru.Maxrss << 10, // kilobytes on Linux
 		serverCPU: cpu1 - cpu0,
 		outBytes:  stdout.Len(),
+		requests:  after.Requests - before.Requests, // the stats endpoint is not counted
+		read:      after.Bytes - before.Bytes,
 	}}, nil
 }
 

@@ -23,6 +23,7 @@ type Stats struct {
 	UserScans   int64 // GET _all_docs starting at the first user-settings doc: one per read of the users
 	LogScans    int64 // GET _all_docs of the logs database from its start or the replication-count- prefix
 	Errors      int64 // answers with a status of 400 or more (401, 404, …)
+	Bytes       int64 // bytes of the answers' bodies
 	AllDocsGets int64 // GET _all_docs pages
 	KeysPosts   int64 // POST _all_docs with keys
 	ViewGets    int64 // pages of the DHIS view
@@ -37,7 +38,7 @@ type Stats struct {
 type Handler struct {
 	d *Data
 
-	requests, errors, targetScans, userScans, logScans, allDocsGets, keysPosts, viewGets, docGets, rows atomic.Int64
+	requests, errors, bytes, targetScans, userScans, logScans, allDocsGets, keysPosts, viewGets, docGets, rows atomic.Int64
 
 	mu     sync.Mutex
 	paused chan struct{} // while not nil, requests wait for it to close
@@ -50,10 +51,11 @@ type Handler struct {
 // credentials. Call it before serving.
 func (h *Handler) RequireUser(user, pass string) { h.user, h.pass = user, pass }
 
-// statusWriter remembers the status of an answer.
+// statusWriter remembers the status and size of an answer.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code  int
+	bytes int64
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -67,7 +69,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // Pause makes requests wait until Resume, so that tests can line callers
@@ -96,7 +100,7 @@ func NewHandler(d *Data) *Handler { return &Handler{d: d} }
 // Stats returns what h served so far.
 func (h *Handler) Stats() Stats {
 	return Stats{
-		Requests: h.requests.Load(), Errors: h.errors.Load(), TargetScans: h.targetScans.Load(), UserScans: h.userScans.Load(), LogScans: h.logScans.Load(),
+		Requests: h.requests.Load(), Errors: h.errors.Load(), Bytes: h.bytes.Load(), TargetScans: h.targetScans.Load(), UserScans: h.userScans.Load(), LogScans: h.logScans.Load(),
 		AllDocsGets: h.allDocsGets.Load(),
 		KeysPosts:   h.keysPosts.Load(), ViewGets: h.viewGets.Load(), DocGets: h.docGets.Load(), Rows: h.rows.Load(),
 	}
@@ -135,6 +139,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sw.code >= 400 {
 			h.errors.Add(1)
 		}
+		h.bytes.Add(sw.bytes)
 	}()
 	if h.user != "" {
 		user, pass, ok := r.BasicAuth()
