@@ -100,13 +100,16 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	done
 
 .PHONY: bench
-# The Go benchmarks (aggregation core, decoders, a whole preview against a
-# CouchDB-shaped source of 10 000 and 100 000 CHWs), then test/bench: each
-# size previewed in a child process of its own, with wall time, docs/s and
-# peak RSS against the targets in README's Performance section.
-bench: ## run the benchmarks and the preview table (the only source of performance claims)
+# The whole `mediator preview` process (bin/mediator) against a CHT-shaped
+# CouchDB server in another process, at 10 000 to 200 000 CHWs, side by
+# side with CHT Core's own export when a cht-core dir and node are here
+# (test/bench). BENCH_FLAGS passes flags: make bench BENCH_FLAGS='-chws 50000 -runs 3'.
+bench: $(NPM_STAMP) build ## measure whole previews against CHT Core's export (the only source of performance claims)
+	$(GO) run ./test/bench -mediator $(BIN) $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: ## run the Go micro-benchmarks (decoders, aggregation core)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./test/bench
 
 .PHONY: demo
 demo: $(NPM_STAMP) build ## run the whole stack and export last month through the OpenHIM channel into the DHIS2 sandbox

@@ -1,76 +1,260 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"runtime"
-	"runtime/debug"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/couchsource"
 )
 
-// BenchmarkPreview measures a whole preview (settings, contacts view, the
-// month's target docs, owners, aggregation, the data value set) against the
-// CouchDB-shaped source over loopback HTTP, for a national hierarchy of
-// 10 000 and 100 000 CHWs with 20 targets each. It reports target docs per
-// second, seconds per month, the peak Go heap and (on Linux) the peak RSS of
-// the benchmark process during the runs. The source runs in the same
-// process: its CPU and memory are included.
-func BenchmarkPreview(b *testing.B) {
-	for _, chws := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("chws=%d", chws), func(b *testing.B) {
-			if testing.Short() && chws > 10_000 {
-				b.Skip("-short")
+// serveEnv makes the test binary the bench's server process (as the
+// bench's -serve mode), so that the end-to-end test runs the server in
+// another process without building the bench.
+const serveEnv = "BENCH_TEST_SERVE_CHWS"
+
+func TestMain(m *testing.M) {
+	if n := os.Getenv(serveEnv); n != "" {
+		chws, err := strconv.Atoi(n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(serveMain(context.Background(), chws, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []int64
+		want int64
+	}{
+		{nil, 0},
+		{[]int64{7}, 7},
+		{[]int64{9, 1, 5}, 5},
+		{[]int64{4, 1, 3, 2}, 2}, // (2+3)/2 in integers
+		{[]int64{10, 30, 20, 40}, 25},
+		{[]int64{5, 5, 1, 100, 5}, 5},
+	} {
+		if got := median(tc.in, meanInt); got != tc.want {
+			t.Errorf("median(%v) = %d; want %d", tc.in, got, tc.want)
+		}
+	}
+	in := []time.Duration{3, 1, 2}
+	_ = median(in, meanDur)
+	if in[0] != 3 {
+		t.Error("median sorted its argument")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	for _, tc := range []struct {
+		name, stat string
+		want       time.Duration
+		err        bool
+	}{
+		{"plain", "1234 (bench) S 1 1234 1234 0 -1 4194560 2880 0 0 0 150 37 0 0 20 0 9 0 12345 1000 100 18446744073709551615", 1870 * time.Millisecond, false},
+		{"name with spaces and parens", "42 (a (b) c) R 1 42 42 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0", 100 * time.Millisecond, false},
+		{"too short", "42 (x) R 1 2 3", 0, true},
+		{"no name", "42 x R", 0, true},
+		{"not a number", "42 (x) R 1 42 42 0 -1 0 0 0 0 0 a 3 0", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatCPU([]byte(tc.stat))
+			if (err != nil) != tc.err || got != tc.want {
+				t.Errorf("parseStatCPU = %v, %v; want %v, error %t", got, err, tc.want, tc.err)
 			}
-			src, err := source(chws, false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer src.Close()
-			svc, err := service(src)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			runtime.GC()
-			debug.FreeOSMemory()
-			rssOK := couchsource.ResetPeakRSS()
-			sampler := couchsource.StartHeapSampler()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := previewOnce(ctx, svc, src); err != nil {
-					b.Fatal(err)
-				}
-			}
-			heap, _ := sampler.Stop()
-			perRun := b.Elapsed().Seconds() / float64(b.N)
-			b.ReportMetric(float64(src.Data.Counts().TargetDocs)/perRun, "docs/s")
-			b.ReportMetric(perRun, "s/month")
-			b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MB")
-			if rssOK {
-				b.ReportMetric(float64(couchsource.PeakRSS())/(1<<20), "peak-RSS-MB")
+		})
+	}
+	// This process's own stat parses and grows with work.
+	self, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self < 0 {
+		t.Errorf("own CPU %v", self)
+	}
+}
+
+func TestCheckOutput(t *testing.T) {
+	want := map[valueKey]string{
+		{DataElement: "deA", OrgUnit: "ou1"}:                              "12",
+		{DataElement: "deB", CategoryOptionCombo: "coc1", OrgUnit: "ou1"}: "0",
+	}
+	for _, tc := range []struct {
+		name, out string
+		ok        bool
+	}{
+		{"mediator's strings", `{"dataSet":"ds","period":"202406","dataValues":[` +
+			`{"dataElement":"deB","categoryOptionCombo":"coc1","orgUnit":"ou1","value":"0"},{"dataElement":"deA","orgUnit":"ou1","value":"12"}]}`, true},
+		{"CHT's numbers and extra fields", `{"dataSet":"ds","completeDate":"2026-12-07","period":"202406","dataValues":[` +
+			`{"dataElement":"deA","orgUnit":"ou1","value":12,"comment":"x"},{"dataElement":"deB","categoryOptionCombo":"coc1","orgUnit":"ou1","value":0.0}]}`, true},
+		{"wrong value", `{"dataSet":"ds","period":"202406","dataValues":[` +
+			`{"dataElement":"deB","categoryOptionCombo":"coc1","orgUnit":"ou1","value":"0"},{"dataElement":"deA","orgUnit":"ou1","value":"13"}]}`, false},
+		{"missing value", `{"dataSet":"ds","period":"202406","dataValues":[{"dataElement":"deA","orgUnit":"ou1","value":"12"}]}`, false},
+		{"extra value", `{"dataSet":"ds","period":"202406","dataValues":[` +
+			`{"dataElement":"deB","categoryOptionCombo":"coc1","orgUnit":"ou1","value":"0"},{"dataElement":"deA","orgUnit":"ou1","value":"12"},{"dataElement":"deA","orgUnit":"ou2","value":"1"}]}`, false},
+		{"duplicate", `{"dataSet":"ds","period":"202406","dataValues":[` +
+			`{"dataElement":"deA","orgUnit":"ou1","value":"12"},{"dataElement":"deA","orgUnit":"ou1","value":"12"}]}`, false},
+		{"wrong period", `{"dataSet":"ds","period":"202405","dataValues":[` +
+			`{"dataElement":"deB","categoryOptionCombo":"coc1","orgUnit":"ou1","value":"0"},{"dataElement":"deA","orgUnit":"ou1","value":"12"}]}`, false},
+		{"not a number", `{"dataSet":"ds","period":"202406","dataValues":[` +
+			`{"dataElement":"deB","categoryOptionCombo":"coc1","orgUnit":"ou1","value":"zero"},{"dataElement":"deA","orgUnit":"ou1","value":"12"}]}`, false},
+		{"truncated", `{"dataSet":"ds","period":"202406","dataValues":[`, false},
+		{"two sets", `{"dataSet":"ds","period":"202406","dataValues":[]} {}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkOutput([]byte(tc.out), "ds", "202406", want)
+			if (err == nil) != tc.ok {
+				t.Errorf("checkOutput = %v; want ok %t", err, tc.ok)
 			}
 		})
 	}
 }
 
-// TestSmallPreview checks the benchmark's wiring on a small source: the
-// preview reads the month once and counts every doc.
-func TestSmallPreview(t *testing.T) {
-	src, err := source(300, true)
+func TestPrintTable(t *testing.T) {
+	s := func(wall, cpu time.Duration, rssMB int64) sample {
+		return sample{wall: wall, cpu: cpu, rss: rssMB << 20, serverCPU: 200 * time.Millisecond, outBytes: 3 << 20}
+	}
+	rows := []row{
+		{chws: 50_000, targetDocs: 50_000, contacts: 71_100, dataValues: 22_000,
+			mediator: []sample{s(400*time.Millisecond, 500*time.Millisecond, 60), s(500*time.Millisecond, 600*time.Millisecond, 70), s(450*time.Millisecond, 550*time.Millisecond, 65)},
+			cht:      []sample{s(2500*time.Millisecond, 3*time.Second, 580), s(2400*time.Millisecond, 3*time.Second, 570), s(2600*time.Millisecond, 3*time.Second, 590)}},
+		{chws: 200_000, targetDocs: 200_000, contacts: 284_400, dataValues: 88_000,
+			mediator: []sample{s(5*time.Second, 6*time.Second, 100)}},
+	}
+	var b bytes.Buffer
+	printTable(&b, "Test CPU, 2 CPUs", options{runs: 3, mediator: "bin/mediator", chtCore: "/cht"}, rows)
+	out := b.String()
+	for _, want := range []string{
+		"Machine: Test CPU, 2 CPUs",
+		"| 50 000 | 50 000 | 71 100 | 22 000 | 3.0 MB | 0.45 s | 0.55 s | 65 MB | 0.20 s | 2.50 s | 3.00 s | 580 MB | 5.6× | 8.9× | ≥ 5× faster, ≥ 5× leaner than CHT | yes |",
+		"| 200 000 | 200 000 | 284 400 | 88 000 | 3.0 MB | 5.00 s | 6.00 s | 100 MB | 0.20 s | — | — | — | — | — | < 5 s, < 150 MB | no |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if rows[0].met != "yes" || rows[1].met != "no" {
+		t.Errorf("met = %q, %q", rows[0].met, rows[1].met)
+	}
+	// Without CHT Core, the 50 000 row compares with the issue's figures,
+	// labelled.
+	b.Reset()
+	rows[0].cht = nil
+	printTable(&b, "m", options{runs: 3}, rows[:1])
+	if out := b.String(); !strings.Contains(out, "| 2.40 s * | — | 570 MB * | 5.3× | 8.8× |") || !strings.Contains(out, "not measured by this run") {
+		t.Errorf("table without CHT Core:\n%s", out)
+	}
+}
+
+// The whole bench, end to end on a small size: a server process, the built
+// mediator previewing in its own processes, every run checked. With a
+// stand-in for CHT Core's harness when node is on PATH, the side-by-side
+// path runs too.
+func TestBench_endToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the mediator and runs it")
+	}
+	dir := t.TempDir()
+	mediator := filepath.Join(dir, "mediator")
+	build := exec.Command("go", "build", "-o", mediator, "../../mediator")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build mediator: %v\n%s", err, out)
+	}
+	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	svc, err := service(src)
+	opts := options{chws: []int{200, 30}, runs: 2, mediator: mediator, server: func(n int) *exec.Cmd {
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), serveEnv+"="+strconv.Itoa(n))
+		return cmd
+	}}
+	var stdout, stderr bytes.Buffer
+	if code := bench(context.Background(), opts, &stdout, &stderr); code != 0 {
+		t.Fatalf("bench = %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	// 200 CHWs: 40 areas, 4 health centres, 1 district (5 org units, 100
+	// values); 40 supervisors: 285 contacts.
+	row := regexp.MustCompile(`(?m)^\| 200 \| 200 \| 285 \| 100 \| \d+ KB \| (\d+\.\d\d) s \| (\d+\.\d\d) s \| (\d+) MB \| (\d+\.\d\d) s \| — \| — \| — \|`)
+	m := row.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no 200-CHW row in:\n%s\nstderr:\n%s", out, stderr.String())
+	}
+	if wall, _ := strconv.ParseFloat(m[1], 64); wall <= 0 {
+		t.Errorf("wall time %s", m[1])
+	}
+	if rss, _ := strconv.Atoi(m[3]); rss < 5 {
+		t.Errorf("peak RSS %s MB: not the mediator's", m[3])
+	}
+	if got := strings.Count(stderr.String(), "mediator run"); got != 4 {
+		t.Errorf("%d mediator runs logged; want 4:\n%s", got, stderr.String())
+	}
+}
+
+// A preview with the wrong numbers fails the bench instead of being timed.
+func TestBench_wrongPreviewFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a server process")
+	}
+	dir := t.TempDir()
+	// A "mediator" that prints a well-formed set with one value changed.
+	d, err := couchsource.New(couchsource.National(30, benchMonth))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := previewOnce(context.Background(), svc, src); err != nil {
+	var set struct {
+		DataSet    string           `json:"dataSet"`
+		Period     string           `json:"period"`
+		DataValues []map[string]any `json:"dataValues"`
+	}
+	set.DataSet, set.Period = couchsource.DataSet, "202406"
+	for i, v := range d.Expected() {
+		val := v.Value
+		if i == 3 {
+			val++
+		}
+		set.DataValues = append(set.DataValues, map[string]any{"dataElement": v.DataElement,
+			"categoryOptionCombo": v.CategoryOptionCombo, "orgUnit": v.OrgUnit, "value": strconv.Itoa(val)})
+	}
+	js, _ := json.Marshal(set)
+	if err := os.WriteFile(filepath.Join(dir, "out.json"), js, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if st := src.Stats(); st.TargetScans != 1 {
-		t.Errorf("%d reads of the month; want 1", st.TargetScans)
+	// It reads the month once, as a real preview would, so that only the
+	// values are wrong.
+	script := "#!/bin/sh\ncurl -s -u \"$MEDIATOR_CHT_USERNAME:$MEDIATOR_CHT_PASSWORD\" \"$MEDIATOR_CHT_URL/medic/_all_docs?startkey=%22target~2024-06~%22\" >/dev/null\ncat " + filepath.Join(dir, "out.json") + "\n"
+	fake := filepath.Join(dir, "mediator")
+	if err := os.WriteFile(fake, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("no curl")
+	}
+	self, _ := os.Executable()
+	opts := options{chws: []int{30}, runs: 1, mediator: fake, server: func(n int) *exec.Cmd {
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), serveEnv+"="+strconv.Itoa(n))
+		return cmd
+	}}
+	var stdout, stderr bytes.Buffer
+	code := bench(context.Background(), opts, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "wrong preview") {
+		t.Errorf("bench = %d; want a failure for the wrong preview\nstderr:\n%s", code, stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("a table was printed for a wrong preview:\n%s", stdout.String())
 	}
 }

@@ -1,67 +1,104 @@
-// Command bench measures whole previews against a CouchDB-shaped HTTP
-// source of generated data (test/couchsource): for each size, a child
-// process generates a national hierarchy of that many CHWs (20 targets
-// each, five CHWs per CHW area, ten areas per health centre, ten health
-// centres per district), serves it on a loopback port, runs one cold
-// preview through the export service exactly as `mediator preview` builds
-// it, and reports its wall time and peak RSS (VmHWM, which includes the
-// in-process source). The parent runs each size -runs times and prints a
-// Markdown table with the median time, the highest peak RSS, and whether
-// the performance targets (README, Performance) are met.
+// Command bench measures what a user waits for: the whole
+// `mediator preview --data-set X --period YYYYMM` process (start, read
+// CHT, aggregate, write the JSON to stdout) against a CouchDB-shaped
+// server running in another process, and, side by side when it can run,
+// CHT Core's own DHIS2 export code against the same server.
 //
-//	go run ./test/bench [-chws 10000,50000,100000] [-runs 3] [-map-clinics] [-check]
+// For each size a server process (this program in -serve mode, the same
+// server as test/couchsource/cmd/couchserve) generates a CHT-shaped
+// national medic database of that many CHWs (couchsource.National:
+// target docs of about 1.4 KB with 20 targets, uuid contact ids, full
+// lineage, a supervisor per CHW area, a user-settings doc and a medic-logs
+// replication log per CHW, two reports per CHW) and serves it on a
+// loopback port; generation is not timed. Then the built mediator binary
+// previews the month -runs times, each in a fresh process configured by
+// MEDIATOR_* variables. Each run is measured from the child's start to its
+// exit: wall time, CPU time (user+sys) and peak RSS from the child's
+// rusage, and the server's CPU from /proc/<pid>/stat. Every run is checked
+// before it counts: the output must be exactly the data values the
+// generated data implies, and the server must have been asked for the
+// month once. A wrong preview fails the bench.
+//
+// CHT Core side by side: with a cht-core checkout or git dir (-cht-core,
+// else $CHT_CORE_DIR, else /work/.mirror/medic+cht-core/repo if present)
+// and node on PATH, test/bench/chtcore/export.js runs CHT Core's
+// api/src/services/export/dhis.js against the same server, measured the
+// same way, and its data values must equal the mediator's. Without it the
+// table shows the figures reported in issue 13, labelled as such.
+//
+//	go run ./test/bench [-chws 10000,50000,100000,200000] [-runs 5] [-mediator bin/mediator] [-cht-core DIR] [-check]
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
+	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/test/couchsource"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+// benchMonth is the month the server generates and the previews read.
+const benchMonth = "2024-06"
 
-func run(args []string, stdout, stderr io.Writer) int {
+// defaultCHTCore is where this project's development machines keep a
+// cht-core git dir.
+const defaultCHTCore = "/work/.mirror/medic+cht-core/repo"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the bench's settings.
+type options struct {
+	chws     []int
+	runs     int
+	mediator string
+	check    bool
+	chtCore  string // "" when CHT Core is not run
+	script   string // test/bench/chtcore/export.js
+	// server returns the command that serves n CHWs and prints its URL.
+	server func(n int) *exec.Cmd
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sizes := fs.String("chws", "10000,50000,100000", "comma-separated numbers of CHWs, one child process per size and run")
-	mapClinics := fs.Bool("map-clinics", false, "map every CHW area to a DHIS2 org unit too (ten times the org units and data values)")
-	runs := fs.Int("runs", 3, "runs per size (each in its own process)")
+	sizes := fs.String("chws", "10000,50000,100000,200000", "comma-separated numbers of CHWs")
+	runs := fs.Int("runs", 5, "runs per size and program (the table shows the medians)")
+	mediator := fs.String("mediator", "bin/mediator", "the mediator binary to measure")
 	check := fs.Bool("check", false, "exit 1 when a target is not met")
-	child := fs.Bool("child", false, "measure one preview in this process and print it as JSON (internal)")
+	chtCore := fs.String("cht-core", "", "cht-core checkout or git dir whose export to run side by side (default $CHT_CORE_DIR, else "+defaultCHTCore+" if it exists)")
+	harness := fs.String("cht-harness", "", "CHT Core's export harness (default test/bench/chtcore/export.js of this repository)")
+	serve := fs.Bool("serve", false, "serve the data of one -chws size and print its URL (the bench's server process)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var chws []int
-	for _, s := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			fmt.Fprintf(stderr, "bench: -chws: %q is not a positive number\n", s)
-			return 2
-		}
-		chws = append(chws, n)
+	chws, err := parseSizes(*sizes)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: -chws: %v\n", err)
+		return 2
 	}
-	if *child {
+	if *serve {
 		if len(chws) != 1 {
-			fmt.Fprintln(stderr, "bench: -child takes one size")
+			fmt.Fprintln(stderr, "bench: -serve takes one size")
 			return 2
 		}
-		o, err := measure(context.Background(), chws[0], *mapClinics)
-		if err != nil {
-			fmt.Fprintf(stderr, "bench: %v\n", err)
-			return 1
-		}
-		_ = json.NewEncoder(stdout).Encode(o)
-		return 0
+		return serveMain(ctx, chws[0], stdout, stderr)
 	}
 	if *runs < 1 {
 		fmt.Fprintln(stderr, "bench: -runs must be at least 1")
@@ -72,113 +109,205 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "Machine: %s, %d CPUs (nproc), GOMAXPROCS %d, %s %s/%s\n\n",
-		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintln(stdout, "| CHWs | target docs | contacts | org units | data values | wall time | docs/s | peak RSS | peak Go heap | target | met |")
-	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
-	allMet := true
-	for _, n := range chws {
-		var outs []outcome
-		for range *runs {
-			o, err := runChild(self, n, *mapClinics, stderr)
-			if err != nil {
-				fmt.Fprintf(stderr, "bench: %d CHWs: %v\n", n, err)
+	opts := options{chws: chws, runs: *runs, mediator: *mediator, check: *check,
+		server: func(n int) *exec.Cmd { return exec.Command(self, "-serve", "-chws", strconv.Itoa(n)) }}
+	opts.chtCore, opts.script = findCHTCore(*chtCore, *harness, stderr)
+	return bench(ctx, opts, stdout, stderr)
+}
+
+// serveMain is the server process: it generates n CHWs, prints the URL
+// and serves until killed.
+func serveMain(ctx context.Context, n int, stdout, stderr io.Writer) int {
+	err := couchsource.Serve(ctx, couchsource.National(n, benchMonth), "127.0.0.1:0", func(url string) {
+		fmt.Fprintln(stdout, url)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || n > 999_999 {
+			return nil, fmt.Errorf("%q is not a number of CHWs (1 to 999 999)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// findCHTCore returns the cht-core dir to run and the harness script, or
+// "" (saying why on stderr) when CHT Core cannot run here.
+func findCHTCore(flagDir, script string, stderr io.Writer) (dir, harness string) {
+	dir = flagDir
+	if dir == "" {
+		dir = os.Getenv("CHT_CORE_DIR")
+	}
+	if dir == "" {
+		if _, err := os.Stat(defaultCHTCore); err == nil {
+			dir = defaultCHTCore
+		}
+	}
+	if dir == "" {
+		fmt.Fprintln(stderr, "bench: no cht-core dir (-cht-core, $CHT_CORE_DIR): CHT Core is not run")
+		return "", ""
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		fmt.Fprintln(stderr, "bench: node is not on PATH: CHT Core is not run")
+		return "", ""
+	}
+	if script == "" {
+		root, err := repoRoot()
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v: CHT Core is not run\n", err)
+			return "", ""
+		}
+		script = filepath.Join(root, "test", "bench", "chtcore", "export.js")
+	}
+	if _, err := os.Stat(script); err != nil {
+		fmt.Fprintf(stderr, "bench: no CHT Core harness (%v): CHT Core is not run\n", err)
+		return "", ""
+	}
+	return dir, script
+}
+
+// repoRoot finds the module root (the directory with go.mod) from the
+// working directory up.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// bench measures every size and prints the table.
+func bench(ctx context.Context, opts options, stdout, stderr io.Writer) int {
+	if _, err := os.Stat(opts.mediator); err != nil {
+		fmt.Fprintf(stderr, "bench: mediator binary: %v (run make build, or pass -mediator)\n", err)
+		return 2
+	}
+	// The server processes' stderr is copied to stderr by another
+	// goroutine.
+	stderr = &syncWriter{w: stderr}
+	var rows []row
+	for _, n := range opts.chws {
+		fmt.Fprintf(stderr, "bench: %d CHWs: generating and serving...\n", n)
+		r, err := measureSize(ctx, opts, n, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %d CHWs: %v\n", n, err)
+			return 1
+		}
+		rows = append(rows, r)
+	}
+	printTable(stdout, machine(), opts, rows)
+	if opts.check {
+		for _, r := range rows {
+			if r.met == "no" {
 				return 1
 			}
-			outs = append(outs, o)
 		}
-		slices.SortFunc(outs, func(a, b outcome) int { return cmpFloat(a.Seconds, b.Seconds) })
-		med := outs[len(outs)/2]
-		var rss, heap uint64
-		for _, o := range outs {
-			rss, heap = max(rss, o.PeakRSS), max(heap, o.PeakHeap)
-		}
-		goal, met := target(n, *mapClinics, med.Seconds, rss)
-		allMet = allMet && met != "no"
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %.2f s | %s | %s | %s | %s | %s |\n",
-			group(med.CHWs), group(med.TargetDocs), group(med.Contacts), group(med.OrgUnits), group(med.DataValues),
-			med.Seconds, group(int(float64(med.TargetDocs)/med.Seconds)), mb(rss), mb(heap), goal, met)
-	}
-	fmt.Fprintf(stdout, "\nWall time is the median of %d runs, each a cold preview in its own process (source generation excluded); "+
-		"peak RSS and heap are the highest of the runs. The CouchDB-shaped source runs in the same process, "+
-		"so its CPU and memory are included.\n", *runs)
-	if *check && !allMet {
-		return 1
 	}
 	return 0
 }
 
-// runChild measures one preview of n CHWs in a child process.
-func runChild(self string, n int, mapClinics bool, stderr io.Writer) (outcome, error) {
-	var out bytes.Buffer
-	cmd := exec.Command(self, "-child", "-chws", strconv.Itoa(n), "-map-clinics="+strconv.FormatBool(mapClinics))
-	cmd.Stdout, cmd.Stderr = &out, stderr
-	if err := cmd.Run(); err != nil {
-		return outcome{}, fmt.Errorf("child: %w", err)
+// measureSize starts the server of n CHWs and measures the runs of the
+// mediator (and of CHT Core) against it.
+func measureSize(ctx context.Context, opts options, n int, stderr io.Writer) (row, error) {
+	data, err := couchsource.New(couchsource.National(n, benchMonth))
+	if err != nil {
+		return row{}, err
 	}
-	var o outcome
-	if err := json.Unmarshal(out.Bytes(), &o); err != nil {
-		return outcome{}, fmt.Errorf("child output %q: %w", out.String(), err)
+	want := expectedValues(data)
+	srv, err := startServer(ctx, opts.server(n), stderr)
+	if err != nil {
+		return row{}, err
 	}
-	if o.Scans != 1 {
-		return outcome{}, errors.New("the preview did not read the month exactly once")
-	}
-	return o, nil
-}
+	defer srv.stop()
 
-// target returns the performance target for n CHWs and whether it is met:
-// 100 000 CHWs under 5 s and 150 MB peak RSS; 10 000 CHWs under 1 s; for
-// 50 000 CHWs, 5× better than CHT's own export measured at 2.2 s and
-// 600 MB (0.45 s, 120 MB). Only the national shape has targets.
-func target(n int, mapClinics bool, seconds float64, rss uint64) (goal, met string) {
-	yes := func(ok bool) string {
-		if ok {
-			return "yes"
+	c := data.Counts()
+	r := row{chws: n, targetDocs: c.TargetDocs, contacts: c.Contacts, dataValues: len(want)}
+	period := strings.ReplaceAll(benchMonth, "-", "")
+	for i := range opts.runs {
+		m, err := srv.measure(ctx, previewCmd(opts.mediator, srv.url, period), true)
+		if err != nil {
+			return row{}, fmt.Errorf("mediator run %d: %w", i+1, err)
 		}
-		return "no"
-	}
-	if mapClinics {
-		return "—", "—"
-	}
-	switch n {
-	case 100_000:
-		return "< 5 s, < 150 MB RSS", yes(seconds < 5 && rss > 0 && rss < 150<<20)
-	case 50_000:
-		return "5× CHT: < 0.45 s, < 120 MB RSS", yes(seconds < 0.45 && rss > 0 && rss < 120<<20)
-	case 10_000:
-		return "< 1 s", yes(seconds < 1)
-	}
-	return "—", "—"
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// group writes n with thin-space thousands separators: 100 000.
-func group(n int) string {
-	s := strconv.Itoa(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(' ')
+		if err := checkOutput(m.stdout, couchsource.DataSet, period, want); err != nil {
+			return row{}, fmt.Errorf("mediator run %d: wrong preview: %w", i+1, err)
 		}
-		b.WriteRune(c)
+		fmt.Fprintf(stderr, "bench: %d CHWs: mediator run %d: %s\n", n, i+1, m)
+		r.mediator = append(r.mediator, m.sample)
 	}
-	return b.String()
+	if opts.chtCore != "" {
+		for i := range opts.runs {
+			m, err := srv.measure(ctx, chtCmd(opts, srv.url), false)
+			if err != nil {
+				return row{}, fmt.Errorf("CHT Core run %d: %w", i+1, err)
+			}
+			if err := checkOutput(m.stdout, couchsource.DataSet, period, want); err != nil {
+				return row{}, fmt.Errorf("CHT Core run %d: its data values differ from the mediator's: %w", i+1, err)
+			}
+			fmt.Fprintf(stderr, "bench: %d CHWs: CHT Core run %d: %s\n", n, i+1, m)
+			r.cht = append(r.cht, m.sample)
+		}
+	}
+	return r, nil
 }
 
-func mb(n uint64) string {
-	if n == 0 {
-		return "?"
+// previewCmd is `mediator preview` of the bench's data set and month
+// against url, configured by MEDIATOR_* variables only.
+func previewCmd(mediator, url, period string) *exec.Cmd {
+	cmd := exec.Command(mediator, "preview", "--data-set", couchsource.DataSet, "--period", period)
+	cmd.Env = append(cleanEnv(),
+		"MEDIATOR_CHT_URL="+url,
+		"MEDIATOR_CHT_DATABASE=medic",
+		"MEDIATOR_CHT_USERNAME="+couchsource.BenchUser,
+		"MEDIATOR_CHT_PASSWORD="+couchsource.BenchPassword,
+		"MEDIATOR_OPENHIM_REGISTER=false",
+		"MEDIATOR_LOG_LEVEL=warn",
+	)
+	return cmd
+}
+
+// chtCmd runs CHT Core's export (the test/bench/chtcore harness) against
+// url.
+func chtCmd(opts options, url string) *exec.Cmd {
+	withCreds := strings.Replace(url, "http://", "http://"+couchsource.BenchUser+":"+couchsource.BenchPassword+"@", 1)
+	cmd := exec.Command("node", opts.script, "--cht-core", opts.chtCore, "--url", withCreds, "--db", "medic",
+		"--data-set", couchsource.DataSet, "--month", benchMonth)
+	cmd.Env = cleanEnv()
+	return cmd
+}
+
+// cleanEnv is the environment without MEDIATOR_* variables, so that only
+// the bench configures the mediator.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MEDIATOR_") {
+			env = append(env, kv)
+		}
 	}
-	return fmt.Sprintf("%.0f MB", float64(n)/(1<<20))
+	return env
+}
+
+// machine describes the machine for the table's heading.
+func machine() string {
+	return fmt.Sprintf("%s, %d CPUs, %s %s/%s", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // cpuModel returns the CPU model from /proc/cpuinfo.
@@ -193,4 +322,30 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// output is what a measured child printed.
+type output struct {
+	sample
+	stdout []byte
+}
+
+func (o output) String() string {
+	return fmt.Sprintf("%.2f s wall, %.2f s CPU, %.0f MB peak RSS, server %.2f s CPU, %d bytes out",
+		o.wall.Seconds(), o.cpu.Seconds(), mbOf(o.rss), o.serverCPU.Seconds(), len(o.stdout))
+}
+
+// waitDeadline bounds one measured child.
+const waitDeadline = 10 * time.Minute
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

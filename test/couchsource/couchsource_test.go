@@ -335,8 +335,19 @@ func TestSource_preview(t *testing.T) {
 			if p.Stats.TargetDocs != n || p.Stats.Counted != n || len(p.Problems) != 0 {
 				t.Errorf("stats %+v, %d problems; want %d docs counted", p.Stats, len(p.Problems), n)
 			}
-			if st := s.Stats(); st.TargetScans != 1 {
+			st := s.Stats()
+			if st.TargetScans != 1 {
 				t.Errorf("%d reads of the month; want 1", st.TargetScans)
+			}
+			// The readiness reads: the users once, their replication logs
+			// once, and the readiness counts every CHW as synced.
+			if opts.Users {
+				if st.UserScans != 1 || st.LogScans != 1 {
+					t.Errorf("%d reads of the users, %d of the logs; want 1 and 1", st.UserScans, st.LogScans)
+				}
+				if p.Readiness == nil || p.Readiness.Expected != n || p.Readiness.Final != n || !p.Readiness.Ready {
+					t.Errorf("readiness %+v; want %d users expected and final, ready", p.Readiness, n)
+				}
 			}
 		})
 	}

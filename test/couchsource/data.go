@@ -45,15 +45,33 @@ type Options struct {
 	MapClinics bool
 	// Database is the database name; "" means medic.
 	Database string
+
+	// The CHT shape beyond seed.Generate's (all off by default, on in
+	// National):
+	//
+	// Supervisors adds one supervisor person per CHW area (in the area,
+	// with its full lineage).
+	Supervisors bool
+	// Users adds what CHT writes for each CHW's login: a user-settings doc
+	// org.couchdb.user:<name> (name, fullname, contact_id, facility_id,
+	// roles) in the database, and a replication-count-<name> doc in the
+	// logs database (<database>-logs) dated a few days after the month.
+	Users bool
+	// ReportsPerCHW adds that many data_record docs (uuid ids, so spread
+	// across _all_docs) submitted by each CHW.
+	ReportsPerCHW int
 }
 
-// National returns the options of the benchmark's national deployment:
-// chws CHWs, 20 targets each, five CHWs per CHW area, ten areas per health
-// centre, ten health centres per district (100 000 CHWs: 20 000 areas,
-// 2 000 health centres, 200 districts, 122 200 contacts; the 2 200
-// districts and health centres are DHIS2 org units).
+// National returns the options of the benchmark's national deployment in
+// CHT's shape: chws CHWs, 20 targets each, five CHWs per CHW area, ten
+// areas per health centre, ten health centres per district, a supervisor
+// per area, a user-settings doc and a replication log per CHW and two
+// reports per CHW (50 000 CHWs: 10 000 areas, 1 000 health centres, 100
+// districts, 71 100 contacts; the 1 100 districts and health centres are
+// DHIS2 org units).
 func National(chws int, month string) Options {
-	return Options{CHWs: chws, Targets: 20, Month: month, CHWsPerClinic: 5, ClinicsPerHC: 10, HCsPerDistrict: 10}
+	return Options{CHWs: chws, Targets: 20, Month: month, CHWsPerClinic: 5, ClinicsPerHC: 10, HCsPerDistrict: 10,
+		Supervisors: true, Users: true, ReportsPerCHW: 2}
 }
 
 // Kinds of generated docs; the values are seed's PCG stream kinds.
@@ -63,6 +81,9 @@ const (
 	kindClinic   = 3
 	kindCHW      = 4
 	kindValues   = 5
+	kindSuper    = 6 // supervisors, one per clinic
+	kindReport   = 7 // reports, ReportsPerCHW per CHW
+	nKinds       = 8
 )
 
 // uid is a version 4 UUID as two words; its string form sorts like the
@@ -84,8 +105,9 @@ type Data struct {
 	ddoc     []byte
 
 	nDistricts, nHCs, nClinics, nCHWs int
-	ids                               [5][]uid   // by kind (1–4), by index
-	sorted                            [5][]int32 // by kind, indices in id order
+	nSupers, nReports                 int
+	ids                               [nKinds][]uid   // by kind, by index
+	sorted                            [nKinds][]int32 // by kind, indices in id order
 }
 
 // New generates the data of opts.
@@ -104,10 +126,10 @@ func New(opts Options) (*Data, error) {
 	opts.CHWsPerClinic = cmp.Or(opts.CHWsPerClinic, 1)
 	opts.ClinicsPerHC = cmp.Or(opts.ClinicsPerHC, 10)
 	opts.HCsPerDistrict = cmp.Or(opts.HCsPerDistrict, 10)
-	if opts.Targets < 0 || opts.CHWsPerClinic < 0 || opts.ClinicsPerHC < 0 || opts.HCsPerDistrict < 0 {
+	if opts.Targets < 0 || opts.CHWsPerClinic < 0 || opts.ClinicsPerHC < 0 || opts.HCsPerDistrict < 0 || opts.ReportsPerCHW < 0 {
 		return nil, errors.New("couchsource: negative size")
 	}
-	if opts.CHWs > 999_999 || opts.Targets > 999 {
+	if opts.CHWs > 999_999 || opts.Targets > 999 || opts.ReportsPerCHW > 100 {
 		return nil, errors.New("couchsource: too large")
 	}
 	// seed.Generate makes the target definitions and the settings doc.
@@ -128,7 +150,12 @@ func New(opts Options) (*Data, error) {
 	d.nClinics = ceilDiv(d.nCHWs, opts.CHWsPerClinic)
 	d.nHCs = ceilDiv(d.nClinics, opts.ClinicsPerHC)
 	d.nDistricts = ceilDiv(d.nHCs, opts.HCsPerDistrict)
-	for kind, n := range map[int]int{kindDistrict: d.nDistricts, kindHC: d.nHCs, kindClinic: d.nClinics, kindCHW: d.nCHWs} {
+	if opts.Supervisors {
+		d.nSupers = d.nClinics
+	}
+	d.nReports = d.nCHWs * opts.ReportsPerCHW
+	for kind, n := range map[int]int{kindDistrict: d.nDistricts, kindHC: d.nHCs, kindClinic: d.nClinics, kindCHW: d.nCHWs,
+		kindSuper: d.nSupers, kindReport: d.nReports} {
 		ids := make([]uid, n)
 		order := make([]int32, n)
 		for i := range ids {
@@ -233,9 +260,11 @@ type Counts struct {
 	CHWs       int // CHW persons, each owning one target doc
 	TargetDocs int
 	Targets    int // entries per target doc
-	Contacts   int // contact docs: districts, health centres, clinics, CHWs
+	Contacts   int // contact docs: districts, health centres, clinics, CHWs, supervisors
 	OrgUnits   int // mapped contacts: the rows of the DHIS view
-	Docs       int // every doc of the database
+	Users      int // user-settings docs (and replication logs)
+	Reports    int // data_record docs
+	Docs       int // every doc of the database (not of the logs database)
 }
 
 // Counts returns the data's size.
@@ -244,10 +273,14 @@ func (d *Data) Counts() Counts {
 	if d.opts.MapClinics {
 		ou += d.nClinics
 	}
-	contacts := d.nDistricts + d.nHCs + d.nClinics + d.nCHWs
+	contacts := d.nDistricts + d.nHCs + d.nClinics + d.nCHWs + d.nSupers
+	users := 0
+	if d.opts.Users {
+		users = d.nCHWs
+	}
 	return Counts{
 		CHWs: d.nCHWs, TargetDocs: d.nCHWs, Targets: len(d.targets), Contacts: contacts,
-		OrgUnits: ou, Docs: contacts + d.nCHWs + 2,
+		OrgUnits: ou, Users: users, Reports: d.nReports, Docs: contacts + d.nCHWs + users + d.nReports + 2,
 	}
 }
 
@@ -259,6 +292,10 @@ func (d *Data) Month() string { return string(d.month) }
 
 // Database returns the database name.
 func (d *Data) Database() string { return d.db }
+
+// LogsDatabase returns the name of the logs database (the replication
+// logs, when Options.Users): CHT's <database>-logs.
+func (d *Data) LogsDatabase() string { return d.db + "-logs" }
 
 // values fills vals with the target values of CHW c: seed's
 // Scale.values(c), total and pass per target.

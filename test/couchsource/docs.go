@@ -34,16 +34,40 @@ const (
 	seqPerson
 	seqSettings // "settings"
 	seqTarget   // target~<month>~<person>~org.couchdb.user:chwNNNNNN
+	seqSuper    // supervisors (persons)
+	seqReport   // data_record docs
+	seqUser     // org.couchdb.user:chwNNNNNN user-settings docs
+	seqLog      // replication-count-chwNNNNNN, in the logs database only
 	nSeqs
 )
 
-var seqKind = [nSeqs]int{seqDistrict: kindDistrict, seqHC: kindHC, seqClinic: kindClinic, seqPerson: kindCHW, seqTarget: kindCHW}
+// medicSeqs are the seqs of the database, logsSeqs those of the logs
+// database.
+var (
+	medicSeqs = []seq{seqDDoc, seqDistrict, seqHC, seqClinic, seqPerson, seqSettings, seqTarget, seqSuper, seqReport, seqUser}
+	logsSeqs  = []seq{seqLog}
+)
+
+var seqKind = [nSeqs]int{seqDistrict: kindDistrict, seqHC: kindHC, seqClinic: kindClinic, seqPerson: kindCHW, seqTarget: kindCHW,
+	seqSuper: kindSuper, seqReport: kindReport}
+
+// Id prefixes of the per-user docs; their ids sort in CHW index order
+// (chwNNNNNN is fixed-width).
+const (
+	userPrefix = "org.couchdb.user:"
+	logPrefix  = "replication-count-"
+)
 
 // seqLen is the number of docs of s.
 func (d *Data) seqLen(s seq) int {
 	switch s {
 	case seqDDoc, seqSettings:
 		return 1
+	case seqUser, seqLog:
+		if d.opts.Users {
+			return d.nCHWs
+		}
+		return 0
 	default:
 		return len(d.sorted[seqKind[s]])
 	}
@@ -51,8 +75,11 @@ func (d *Data) seqLen(s seq) int {
 
 // index returns the generated index (CHW, clinic, …) of the i-th doc of s.
 func (d *Data) index(s seq, i int) int {
-	if s == seqDDoc || s == seqSettings {
+	switch s {
+	case seqDDoc, seqSettings:
 		return 0
+	case seqUser, seqLog:
+		return i
 	}
 	return int(d.sorted[seqKind[s]][i])
 }
@@ -71,6 +98,10 @@ func (d *Data) appendID(dst []byte, s seq, idx int) []byte {
 		dst = appendUID(dst, d.ids[kindCHW][idx])
 		dst = append(dst, "~org.couchdb.user:"...)
 		return appendUser(dst, idx)
+	case seqUser:
+		return appendUser(append(dst, userPrefix...), idx)
+	case seqLog:
+		return appendUser(append(dst, logPrefix...), idx)
 	default:
 		return appendUID(dst, d.ids[seqKind[s]][idx])
 	}
@@ -98,6 +129,12 @@ func (d *Data) appendRev(dst []byte, s seq, idx int) []byte {
 	case seqTarget:
 		u = d.ids[kindCHW][idx]
 		u.a ^= 0x9e3779b97f4a7c15
+	case seqUser:
+		u = d.ids[kindCHW][idx]
+		u.b ^= 0x9e3779b97f4a7c15
+	case seqLog:
+		u = d.ids[kindCHW][idx]
+		u.a ^= 0xc2b2ae3d27d4eb4f
 	default:
 		u = d.ids[seqKind[s]][idx]
 	}
@@ -117,19 +154,33 @@ func (d *Data) search(s seq, key []byte, buf *[]byte) int {
 	})
 }
 
-// lookup finds the doc with id; ok is false when there is none.
+// lookupIn finds the doc with id among seqs; ok is false when there is
+// none.
+func (d *Data) lookupIn(seqs []seq, id []byte) (s seq, idx int, ok bool) {
+	s, idx, ok = d.lookup(id)
+	return s, idx, ok && slices.Contains(seqs, s)
+}
+
+// lookup finds the doc with id in either database; ok is false when there
+// is none.
 func (d *Data) lookup(id []byte) (s seq, idx int, ok bool) {
 	switch {
 	case string(id) == seed.DesignDocID:
 		return seqDDoc, 0, true
 	case string(id) == "settings":
 		return seqSettings, 0, true
+	case bytes.HasPrefix(id, []byte(userPrefix)):
+		idx, ok := d.userIndex(id[len(userPrefix):])
+		return seqUser, idx, ok
+	case bytes.HasPrefix(id, []byte(logPrefix)):
+		idx, ok := d.userIndex(id[len(logPrefix):])
+		return seqLog, idx, ok
 	case len(id) == 36:
 		u, ok := parseUID(id)
 		if !ok {
 			return 0, 0, false
 		}
-		for _, s := range []seq{seqDistrict, seqHC, seqClinic, seqPerson} {
+		for _, s := range []seq{seqDistrict, seqHC, seqClinic, seqPerson, seqSuper, seqReport} {
 			kind := seqKind[s]
 			ids, order := d.ids[kind], d.sorted[kind]
 			i, found := slices.BinarySearchFunc(order, u, func(x int32, u uid) int { return cmpUID(ids[x], u) })
@@ -152,6 +203,22 @@ func (d *Data) lookup(id []byte) (s seq, idx int, ok bool) {
 		return 0, 0, false
 	}
 	return seqTarget, idx, true
+}
+
+// userIndex reads chwNNNNNN, the user name of an existing CHW with a
+// login; ok is false for anything else.
+func (d *Data) userIndex(name []byte) (int, bool) {
+	if !d.opts.Users || len(name) != 9 || string(name[:3]) != "chw" {
+		return 0, false
+	}
+	n := 0
+	for _, c := range name[3:] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n - 1, n >= 1 && n <= d.nCHWs
 }
 
 // appendDoc appends the JSON of the doc with generated index idx of s.
@@ -218,6 +285,58 @@ func (d *Data) appendDoc(dst []byte, s seq, idx int, g *gen) []byte {
 		dst = reported(dst)
 		dst = append(dst, `,"parent":`...)
 		dst = d.appendLineage(dst, kindClinic, d.clinicOf(idx))
+		return append(dst, '}')
+	case seqSuper:
+		dst = contactHead(dst, "person", "Supervisor")
+		dst = append(dst, `,"role":"supervisor","phone":"+2547`...)
+		dst = appendInt(dst, int64(10_000_000+idx))
+		dst = append(dst, '"')
+		dst = reported(dst)
+		dst = append(dst, `,"parent":`...)
+		dst = d.appendLineage(dst, kindClinic, idx)
+		return append(dst, '}')
+	case seqReport:
+		// A home visit form submitted by CHW idx/ReportsPerCHW, as CHT
+		// stores an app form (type data_record, contact with its minified
+		// lineage, the form's fields).
+		c := idx / d.opts.ReportsPerCHW
+		dst = head(dst)
+		dst = append(dst, `,"type":"data_record","form":"home_visit","content_type":"xml","reported_date":`...)
+		dst = appendInt(dst, d.updated-int64(idx%28)*86_400_000)
+		dst = append(dst, `,"contact":{"_id":"`...)
+		dst = appendUID(dst, d.ids[kindCHW][c])
+		dst = append(dst, `","parent":`...)
+		dst = d.appendLineage(dst, kindClinic, d.clinicOf(c))
+		dst = append(dst, `},"fields":{"patient_id":"`...)
+		dst = appendInt(dst, int64(100_000+idx))
+		dst = append(dst, `","visit_outcome":"completed","danger_signs":"none","meta":{"instanceID":"uuid:`...)
+		dst = appendUID(dst, d.ids[kindReport][idx])
+		return append(dst, `"}}}`...)
+	case seqUser:
+		// As CHT's user management writes it
+		// (shared-libs/user-management/src/users.js).
+		dst = head(dst)
+		dst = append(dst, `,"name":"`...)
+		dst = appendUser(dst, idx)
+		dst = append(dst, `","type":"user-settings","fullname":"CHW `...)
+		dst = appendInt(dst, int64(idx+1))
+		dst = append(dst, `","contact_id":"`...)
+		dst = appendUID(dst, d.ids[kindCHW][idx])
+		dst = append(dst, `","facility_id":"`...)
+		dst = appendUID(dst, d.ids[kindClinic][d.clinicOf(idx)])
+		return append(dst, `","roles":["chw"],"language":"en","known":true}`...)
+	case seqLog:
+		// As CHT API's replication-limit-log.js writes it: the last
+		// replication, a few days after the month.
+		dst = head(dst)
+		dst = append(dst, `,"user":"`...)
+		dst = appendUser(dst, idx)
+		dst = append(dst, `","date":`...)
+		dst = appendInt(dst, d.updated+2*86_400_000+int64(idx%3600)*1000)
+		dst = append(dst, `,"count":`...)
+		dst = appendInt(dst, int64(900+idx%200))
+		dst = append(dst, `,"all_docs_count":`...)
+		dst = appendInt(dst, int64(1200+idx%300))
 		return append(dst, '}')
 	case seqTarget:
 		dst = head(dst)

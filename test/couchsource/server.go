@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ import (
 type Stats struct {
 	Requests    int64 // every request
 	TargetScans int64 // GET _all_docs starting at the month's first target doc: one per read of the month
+	UserScans   int64 // GET _all_docs starting at the first user-settings doc: one per read of the users
+	LogScans    int64 // GET _all_docs of the logs database from its start or the replication-count- prefix
 	AllDocsGets int64 // GET _all_docs pages
 	KeysPosts   int64 // POST _all_docs with keys
 	ViewGets    int64 // pages of the DHIS view
@@ -33,7 +36,7 @@ type Stats struct {
 type Handler struct {
 	d *Data
 
-	requests, targetScans, allDocsGets, keysPosts, viewGets, docGets, rows atomic.Int64
+	requests, targetScans, userScans, logScans, allDocsGets, keysPosts, viewGets, docGets, rows atomic.Int64
 
 	mu     sync.Mutex
 	paused chan struct{} // while not nil, requests wait for it to close
@@ -65,8 +68,9 @@ func NewHandler(d *Data) *Handler { return &Handler{d: d} }
 // Stats returns what h served so far.
 func (h *Handler) Stats() Stats {
 	return Stats{
-		Requests: h.requests.Load(), TargetScans: h.targetScans.Load(), AllDocsGets: h.allDocsGets.Load(),
-		KeysPosts: h.keysPosts.Load(), ViewGets: h.viewGets.Load(), DocGets: h.docGets.Load(), Rows: h.rows.Load(),
+		Requests: h.requests.Load(), TargetScans: h.targetScans.Load(), UserScans: h.userScans.Load(), LogScans: h.logScans.Load(),
+		AllDocsGets: h.allDocsGets.Load(),
+		KeysPosts:   h.keysPosts.Load(), ViewGets: h.viewGets.Load(), DocGets: h.docGets.Load(), Rows: h.rows.Load(),
 	}
 }
 
@@ -115,6 +119,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	db, rest, _ := strings.Cut(path, "/")
+	if db == d.LogsDatabase() && d.opts.Users {
+		h.logs(w, r, rest)
+		return
+	}
 	if db != d.db {
 		couchError(w, http.StatusNotFound, "not_found", "Database does not exist.")
 		return
@@ -125,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rest == "_all_docs":
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			h.allDocs(w, r, nil)
+			h.allDocs(w, r, medicSeqs, nil)
 		case http.MethodPost:
 			h.keysPosts.Add(1)
 			var body struct {
@@ -135,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				couchError(w, http.StatusBadRequest, "bad_request", "`keys` body member must be an array.")
 				return
 			}
-			h.allDocs(w, r, *body.Keys)
+			h.allDocs(w, r, medicSeqs, *body.Keys)
 		default:
 			couchError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only GET,HEAD,POST allowed")
 		}
@@ -148,15 +156,60 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(rest, "_design/medic-admin/_view/"):
 		couchError(w, http.StatusNotFound, "not_found", "missing_named_view")
 	default:
-		h.docGets.Add(1)
-		s, idx, ok := d.lookup([]byte(rest)) // r.URL.Path is unescaped
-		if !ok {
+		h.doc(w, medicSeqs, rest)
+	}
+}
+
+// doc answers GET /{db}/{docid}.
+func (h *Handler) doc(w http.ResponseWriter, seqs []seq, id string) {
+	h.docGets.Add(1)
+	d := h.d
+	s, idx, ok := d.lookupIn(seqs, []byte(id)) // r.URL.Path is unescaped
+	if !ok {
+		couchError(w, http.StatusNotFound, "not_found", "missing")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(d.appendDoc(nil, s, idx, d.newGen()), '\n'))
+}
+
+// logs serves the logs database: its info, _all_docs and its docs.
+func (h *Handler) logs(w http.ResponseWriter, r *http.Request, rest string) {
+	d := h.d
+	switch rest {
+	case "":
+		writeJSON(w, fmt.Sprintf(`{"db_name":%q,"doc_count":%d,"doc_del_count":0}`, d.LogsDatabase(), d.seqLen(seqLog)))
+	case "_all_docs":
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h.allDocs(w, r, logsSeqs, nil)
+		case http.MethodPost:
+			h.keysPosts.Add(1)
+			var body struct {
+				Keys *[]string `json:"keys"`
+			}
+			if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&body); err != nil || body.Keys == nil {
+				couchError(w, http.StatusBadRequest, "bad_request", "`keys` body member must be an array.")
+				return
+			}
+			h.allDocs(w, r, logsSeqs, *body.Keys)
+		default:
+			couchError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only GET,HEAD,POST allowed")
+		}
+	default:
+		if strings.HasPrefix(rest, "_") {
 			couchError(w, http.StatusNotFound, "not_found", "missing")
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(append(d.appendDoc(nil, s, idx, d.newGen()), '\n'))
+		h.doc(w, logsSeqs, rest)
 	}
+}
+
+// ServeStats answers GET with the Stats served so far as JSON, for a
+// benchmark in another process.
+func (h *Handler) ServeStats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(h.Stats())
 }
 
 func writeJSON(w http.ResponseWriter, body string) {
@@ -283,8 +336,9 @@ func (rw *rowWriter) close() {
 	rw.count.Add(int64(rw.n))
 }
 
-// allDocs answers GET _all_docs (keys nil) or POST _all_docs with keys.
-func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, keys []string) {
+// allDocs answers GET _all_docs (keys nil) or POST _all_docs with keys,
+// over the docs of seqs.
+func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, seqs []seq, keys []string) {
 	d := h.d
 	q, err := parseQuery(r)
 	if err != nil {
@@ -307,11 +361,14 @@ func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, keys []string)
 		}
 		row = append(row, '}')
 	}
-	total := d.Counts().Docs
+	total := 0
+	for _, s := range seqs {
+		total += d.seqLen(s)
+	}
 	if keys != nil {
 		rw := newRowWriter(w, total, 0, &h.rows)
 		for _, k := range keys {
-			s, idx, ok := d.lookup([]byte(k))
+			s, idx, ok := d.lookupIn(seqs, []byte(k))
 			if !ok {
 				kj, _ := json.Marshal(k)
 				row = append(append(append(row[:0], `{"key":`...), kj...), `,"error":"not_found"}`...)
@@ -324,14 +381,25 @@ func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, keys []string)
 		return
 	}
 	h.allDocsGets.Add(1)
-	if q.startKey != nil && *q.startKey == "target~"+string(d.month)+"~" {
+	switch {
+	case slices.Equal(seqs, logsSeqs):
+		if q.startKey == nil || *q.startKey == logPrefix {
+			h.logScans.Add(1)
+		}
+	case q.startKey == nil:
+	case *q.startKey == "target~"+string(d.month)+"~":
 		h.targetScans.Add(1)
+	case *q.startKey == userPrefix:
+		h.userScans.Add(1)
 	}
 	// The merge of every seq between startkey and endkey.
 	var pos, end [nSeqs]int
 	var buf []byte
 	offset := 0
 	for s := range nSeqs {
+		if !slices.Contains(seqs, s) {
+			continue
+		}
 		n := d.seqLen(s)
 		pos[s], end[s] = 0, n
 		if q.startKey != nil {
