@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -405,8 +407,8 @@ func TestCHTCore_badDocFailsCHTNotMediator(t *testing.T) {
 }
 
 // The harness refuses bad input with one line on stderr and never prints
-// the password it was given.
-func TestCHTCore_harnessErrors(t *testing.T) {
+// the password it was given; --timing adds one line after a success.
+func TestCHTCore_harnessCommandLine(t *testing.T) {
 	chtCore := chtCoreDir(t)
 	docs, m, err := seed.DemoDocs(seed.DemoOptions{End: "2026-10", Months: 1})
 	if err != nil {
@@ -438,6 +440,23 @@ func TestCHTCore_harnessErrors(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "401") || strings.Contains(string(out), "Wr0ng-Passw0rd") {
 		t.Errorf("wrong password: %v, %q; want exit 1, a 401 and no password", err, out)
+	}
+	// --timing: the export's own time on stderr, the output unchanged.
+	u.User = url.UserPassword(chtUser, chtPassword)
+	cmd = exec.Command("node", filepath.Join("bench", "chtcore", "export.js"), "--cht-core", chtCore, "--url", u.String(),
+		"--db", "chtcore_errs", "--data-set", m.DataSet, "--month", string(mo), "--timing")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("--timing: %v; stderr: %s", err, stderr.String())
+	}
+	var r chtResult
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("--timing: stdout is not the data value set: %v", err)
+	}
+	timing := regexp.MustCompile(`^chtcore timing: node_start_ms=\d+ setup_ms=\d+ export_ms=\d+ write_ms=\d+ values=(\d+)\n$`)
+	if sm := timing.FindStringSubmatch(stderr.String()); sm == nil || sm[1] != strconv.Itoa(len(r.DataValues)) || len(r.DataValues) == 0 {
+		t.Errorf("--timing stderr = %q; want one timing line counting the %d values", stderr.String(), len(r.DataValues))
 	}
 	// A bad command line exits 2.
 	cmd = exec.Command("node", filepath.Join("bench", "chtcore", "export.js"), "--cht-core", chtCore, "--url", couch.URL(),
