@@ -180,7 +180,7 @@ func (c *cli) preview(ctx context.Context, args []string) int {
 			fmt.Fprintf(c.stderr, "warning: month %s is not ready (%s); an export would not push it without --force\n", p.Set.Period, p.Readiness.Message)
 		}
 	}
-	if err := c.writeData(p.Set); err != nil {
+	if err := p.Set.WriteJSON(c.stdout); err != nil {
 		c.fail("preview: write output: %v", err)
 		return exitRun
 	}
@@ -321,14 +321,6 @@ func (c *cli) writeJSON(v any) error {
 	}
 	_, err := io.WriteString(c.stdout, c.redactor().String(buf.String()))
 	return err
-}
-
-// writeData prints v, indented, on stdout: for CHT data only (a preview),
-// which carries no upstream text, and can be large.
-func (c *cli) writeData(v any) error {
-	enc := json.NewEncoder(c.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func (c *cli) readiness(ctx context.Context, args []string) int {

@@ -17,6 +17,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -355,16 +357,32 @@ func TestSecurity_pushFailuresAreRetriedAndCounted(t *testing.T) {
 	}
 }
 
-// Identical concurrent exports share one push: DHIS2 gets each chunk once,
-// and every client gets the report.
-func TestSecurity_identicalExportsShareOnePush(t *testing.T) {
+// Identical concurrent exports share one CHT read and one push: CHT is
+// asked for the month's target docs once, DHIS2 gets each chunk once, and
+// every client gets the report.
+func TestSecurity_identicalExportsShareOneReadAndOnePush(t *testing.T) {
 	_, mo, want := exportDemo(t)
 	period := mo.Period()
 	sb := newSandbox(t, "2.40.3", demoMetadata(t))
 	sb.SetDelay(time.Second) // every client is waiting before the push ends
 	url := serve(t, sb)
-	s := startServe(t, exportEnv(exportDB, url, true, "MEDIATOR_LOG_LEVEL=info")...)
-	const n = 20
+	// The month's first _all_docs page starts at its first target doc id:
+	// one such request is one read of the month.
+	firstPage := `"target~` + mo.DocMonth() + `~"`
+	var monthReads atomic.Int32
+	target, err := neturl.Parse(couch.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	cht := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/_all_docs") && r.URL.Query().Get("startkey") == firstPage {
+			monthReads.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	s := startServe(t, exportEnv(exportDB, url, true, "MEDIATOR_LOG_LEVEL=info", "MEDIATOR_CHT_URL="+cht)...)
+	const n = 50
 	var wg sync.WaitGroup
 	answers := make(chan answer, n)
 	for range n {
@@ -376,6 +394,9 @@ func TestSecurity_identicalExportsShareOnePush(t *testing.T) {
 		if a.code != http.StatusOK || a.env.Status != openhim.StatusSuccessful || a.report(t).DataValues.Valid != len(want) {
 			t.Errorf("answer %d %q; want 200 Successful with the report", a.code, a.env.Status)
 		}
+	}
+	if got := monthReads.Load(); got != 1 {
+		t.Errorf("CHT was asked for the month's target docs %d times for %d identical concurrent exports; want 1", got, n)
 	}
 	if reqs, _ := pushes(t, sb, seed.DemoDataSet); len(reqs) != 1 {
 		t.Errorf("%d pushes to DHIS2 for %d identical concurrent exports; want 1", len(reqs), n)

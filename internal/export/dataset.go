@@ -1,10 +1,7 @@
 package export
 
 import (
-	"bytes"
 	"encoding/json"
-	"maps"
-	"slices"
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 )
@@ -36,44 +33,7 @@ type DataValue struct {
 // MarshalJSON writes the named fields first, then the copied attributes in
 // key order, so output is stable and diffable.
 func (v DataValue) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	first := true
-	field := func(name string, raw []byte) {
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		k, _ := json.Marshal(name)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(raw)
-	}
-	str := func(name, s string, omitEmpty bool) {
-		if s == "" && omitEmpty {
-			return
-		}
-		raw, _ := json.Marshal(s)
-		field(name, raw)
-	}
-	str("dataElement", v.DataElement, false)
-	str("period", v.Period, true)
-	str("orgUnit", v.OrgUnit, false)
-	str("categoryOptionCombo", v.CategoryOptionCombo, true)
-	str("attributeOptionCombo", v.AttributeOptionCombo, true)
-	str("value", v.Value, false)
-	for _, k := range slices.Sorted(maps.Keys(v.Attributes)) {
-		if reserved[k] || !json.Valid(v.Attributes[k]) {
-			continue
-		}
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, v.Attributes[k]); err != nil {
-			continue
-		}
-		field(k, compact.Bytes())
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return v.appendJSON(nil, ""), nil
 }
 
 // reserved are the fields a copied attribute may not override.

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"time"
@@ -160,9 +161,8 @@ func Check(md Metadata, values []Value, now time.Time) (valid []Value, problems 
 type checker struct {
 	md      Metadata
 	ds      string // "data set "Name" (id)"
-	pt      *periodType
-	ptErr   error
-	latest  Period // latest open period, when pt != nil
+	monthly bool   // the data set takes monthly periods
+	latest  Period // latest open period, when monthly
 	now     time.Time
 	periods map[string]periodVerdict
 }
@@ -182,16 +182,22 @@ func newChecker(md Metadata, now time.Time) *checker {
 	y, mo, d := now.Date()
 	h, mi, s := now.Clock()
 	c.now = time.Date(y, mo, d, h, mi, s, now.Nanosecond(), time.UTC)
-	c.pt, c.ptErr = lookupType(md.DataSet.PeriodType)
-	if c.pt != nil {
+	c.monthly = md.DataSet.PeriodType == PeriodTypeMonthly
+	if c.monthly {
 		// The latest open period is the current one − 1 + openFuturePeriods
-		// (PeriodType.getFuturePeriod); a negative setting counts as 0.
-		ofp := max(md.DataSet.OpenFuturePeriods, 0)
-		y, i := c.pt.at(civil(c.now))
-		y, i = c.pt.shift(y, i, ofp-1)
-		c.latest = c.pt.period(y, i)
+		// (dhis2-core PeriodType.getFuturePeriod); a negative setting
+		// counts as 0.
+		c.latest = monthAt(c.now).Shift(max(md.DataSet.OpenFuturePeriods, 0) - 1)
 	}
 	return c
+}
+
+// periodType names the data set's period type for messages.
+func (c *checker) periodType() string {
+	if c.md.DataSet.PeriodType == "" {
+		return "no"
+	}
+	return c.md.DataSet.PeriodType
 }
 
 // label renders "data element "ANC visits" (deANC000001)", or without the
@@ -331,15 +337,16 @@ func (c *checker) period(s string) periodVerdict {
 	}
 	var pv periodVerdict
 	p, err := ParsePeriod(s)
+	var pe *PeriodError
 	switch {
+	case errors.As(err, &pe) && pe.Type != "":
+		pv.problems = append(pv.problems, codeMsg{CodePeriodTypeMismatch, fmt.Sprintf("period %q is %s, but %s takes %s periods", s, pe.Type, c.ds, c.periodType())})
 	case err != nil:
 		pv.problems = append(pv.problems, codeMsg{CodePeriodInvalid, err.Error()})
-	case c.ptErr != nil:
+	case !c.monthly:
 		pv.iso = p.ISO
-		pv.problems = append(pv.problems, codeMsg{CodePeriodTypeMismatch, fmt.Sprintf("%s cannot take period %q: %v", c.ds, s, c.ptErr)})
-	case p.Type != c.pt.name:
-		pv.iso = p.ISO
-		pv.problems = append(pv.problems, codeMsg{CodePeriodTypeMismatch, fmt.Sprintf("period %q is %s, but %s takes %s periods", s, p.Type, c.ds, c.pt.name)})
+		pv.problems = append(pv.problems, codeMsg{CodePeriodTypeMismatch, fmt.Sprintf(
+			"%s takes %s periods, but CHT targets are monthly, so the mediator builds Monthly values (period %s): map the targets to a Monthly data set", c.ds, c.periodType(), p.ISO)})
 	default:
 		pv.iso = p.ISO
 		if p.End.After(c.latest.End) {

@@ -208,15 +208,6 @@ func TestCheck_openFuturePeriods(t *testing.T) {
 			t.Errorf("openFuturePeriods %d, period %s: problems %v; want future=%v", tc.ofp, tc.period, codes(ps), tc.future)
 		}
 	}
-	// Other period types: a Weekly data set on Saturday 2024-06-15 (2024W24).
-	md := chwMetadata()
-	md.DataSet.PeriodType = "Weekly"
-	for pe, future := range map[string]bool{"2024W23": false, "2024W24": true, "2024W01": false, "2025W1": true} {
-		_, ps := Check(md, []Value{val("deANC000001", pe, "ouHC0000001", "1")}, june15)
-		if got := len(ps) == 1 && ps[0].Code == CodePeriodFuture; got != future {
-			t.Errorf("Weekly %s: problems %v; want future=%v", pe, codes(ps), future)
-		}
-	}
 }
 
 // Expiry days are no longer Check's business: a locked period's values
@@ -230,15 +221,19 @@ func TestCheck_expiryDaysNotDropped(t *testing.T) {
 	}
 }
 
-func TestCheck_unsupportedPeriodType(t *testing.T) {
-	md := chwMetadata()
-	md.DataSet.PeriodType = "TwoYearly"
-	valid, ps := Check(md, []Value{val("deANC000001", "202401", "ouHC0000001", "1"), val("deANC000001", "2024", "ouHC0000001", "1")}, june15)
-	if len(valid) != 0 || !reflect.DeepEqual(codes(ps), []string{CodePeriodTypeMismatch, CodePeriodTypeMismatch}) {
-		t.Fatalf("valid %v, problems %v", valid, codes(ps))
-	}
-	if !strings.Contains(ps[0].Message, `cannot take period "202401": unsupported DHIS2 period type "TwoYearly"`) {
-		t.Errorf("message %q", ps[0].Message)
+// A data set of another period type cannot take the monthly values the
+// mediator builds: every value is refused, and the message says what to do.
+func TestCheck_notAMonthlyDataSet(t *testing.T) {
+	for _, pt := range []string{"Weekly", "Quarterly", "TwoYearly", ""} {
+		md := chwMetadata()
+		md.DataSet.PeriodType = pt
+		valid, ps := Check(md, []Value{val("deANC000001", "202401", "ouHC0000001", "1"), val("deANC000001", "2024", "ouHC0000001", "1")}, june15)
+		if len(valid) != 0 || !reflect.DeepEqual(codes(ps), []string{CodePeriodTypeMismatch, CodePeriodTypeMismatch}) {
+			t.Fatalf("%q: valid %v, problems %v", pt, valid, codes(ps))
+		}
+		if !strings.Contains(ps[0].Message, "CHT targets are monthly") || !strings.Contains(ps[0].Message, "map the targets to a Monthly data set") {
+			t.Errorf("%q: message %q", pt, ps[0].Message)
+		}
 	}
 }
 

@@ -37,7 +37,7 @@ func Example() {
 }
 
 func ExampleParsePeriod() {
-	for _, s := range []string{"2024NovQ1", "2024W05", "202402B", "202413"} {
+	for _, s := range []string{"2024-02", "202413", "2024W05"} {
 		p, err := validate.ParsePeriod(s)
 		if err != nil {
 			fmt.Println(err)
@@ -46,8 +46,7 @@ func ExampleParsePeriod() {
 		fmt.Printf("%s: %s %s to %s\n", p.ISO, p.Type, p.Start.Format(time.DateOnly), p.End.Format(time.DateOnly))
 	}
 	// Output:
-	// 2024NovQ1: QuarterlyNov 2023-11-01 to 2024-01-31
-	// 2024W5: Weekly 2024-01-29 to 2024-02-04
-	// 202402B: BiMonthly 2024-03-01 to 2024-04-30
+	// 202402: Monthly 2024-02-01 to 2024-02-29
 	// period "202413" is not valid: there is no month 13 (months run from 01 to 12)
+	// period "2024W05" is not valid: it is a Weekly period, and the mediator only builds monthly values (such as 202401)
 }

@@ -7,16 +7,10 @@ import (
 	"time"
 )
 
-// FuzzParsePeriod: ParsePeriod never panics, and an accepted string
-// re-parses from its ISO form to the same period.
+// FuzzParsePeriod: ParsePeriod never panics, and an accepted string is a
+// whole month that re-parses from its ISO form to the same period.
 func FuzzParsePeriod(f *testing.F) {
-	for _, s := range []string{
-		"20240315", "2024-03-15", "2024W5", "2024W05", "2020W53", "2015WedW5", "2024ThuW1", "2025FriW3",
-		"2024SatW1", "2024SunW1", "2020BiW27", "202401", "2024-01", "202402B", "2024Q1", "2024NovQ1",
-		"2024S2", "2024AprilS2", "2024NovS1", "2024", "2024April", "2024July", "2024Oct", "2024Nov",
-		"2024Sep", "2024Aug", "2024Feb", "202413", "2024W54", "202407B", "2024Q5", "", "0000NovQ1",
-		"9999April", "0000W1", "2024q1", "202401b",
-	} {
+	for _, s := range []string{"202401", "2024-01", "202413", "2024W5", "2024Q1", "2024", "20240115", "", "0000-00", "9999-12"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -28,15 +22,12 @@ func FuzzParsePeriod(f *testing.F) {
 			}
 			return
 		}
-		if p.End.Before(p.Start) || p.Start.Location() != time.UTC || p.Start.Hour() != 0 || p.End.Hour() != 0 {
-			t.Fatalf("ParsePeriod(%q) = %+v: bad span", s, p)
+		if p.Start.Day() != 1 || p.End.AddDate(0, 0, 1) != p.Start.AddDate(0, 1, 0) || p.Start.Location() != time.UTC {
+			t.Fatalf("ParsePeriod(%q) = %+v: not a whole month", s, p)
 		}
 		q, err := ParsePeriod(p.ISO)
 		if err != nil || q != p {
 			t.Fatalf("ParsePeriod(%q) = %+v, but its ISO form re-parses to %+v, %v", s, p, q, err)
-		}
-		if r, err := PeriodOfType(p.Type, s); err != nil || r != p {
-			t.Fatalf("PeriodOfType(%q, %q) = %+v, %v", p.Type, s, r, err)
 		}
 		if r := p.Shift(1).Shift(-1); r != p {
 			t.Fatalf("%s.Shift(1).Shift(-1) = %+v", p.ISO, r)

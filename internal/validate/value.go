@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -348,7 +349,7 @@ func validDate(s string) bool {
 		return false
 	}
 	y, m, d := atoi(s[:4]), atoi(s[5:7]), atoi(s[8:])
-	return m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
+	return m >= 1 && m <= 12 && d >= 1 && d <= time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // validDateTime accepts the date-time forms of dhis2-core DateUtils
@@ -464,4 +465,28 @@ func validURL(s string) bool {
 		}
 	}
 	return true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// digits reports whether s is non-empty and all ASCII digits.
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// atoi converts a short string of ASCII digits.
+func atoi(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
 }
