@@ -6,11 +6,14 @@
 //
 //   node test/bench/chtcore/export.js --cht-core <git dir or checkout> \
 //     --url <base URL, may carry user:pass> --db medic --data-set <id> \
-//     --month YYYY-MM [--org-unit ID]
+//     --month YYYY-MM [--org-unit ID] [--timing]
 //
 // Exit 0 on success; on failure a non-zero status and one line on stderr
 // (2: bad command line, 1: anything else). Credentials in --url never appear
-// in the output.
+// in the output. --timing adds one line on stderr after a success, splitting
+// the wall time into Node's start, the harness's setup (copying the files,
+// loading the modules, reading the settings, as CHT's api does once at
+// startup), the export call and writing the JSON.
 //
 // CHT Core is AGPL-3.0: nothing of it is kept in this repository. The
 // harness copies the files it runs into a temporary directory laid out like
@@ -29,7 +32,7 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 
 const USAGE = 'usage: export.js --cht-core <git dir or checkout> --url <base URL> --db <name> ' +
-  '--data-set <id> --month YYYY-MM [--org-unit <id>]';
+  '--data-set <id> --month YYYY-MM [--org-unit <id>] [--timing]';
 
 // The cht-core files the harness runs, by their path in cht-core.
 const CHT_FILES = {
@@ -57,6 +60,10 @@ const parseArgs = argv => {
     const arg = argv[i];
     let name = arg;
     let value;
+    if (arg === '--timing') {
+      args.timing = true;
+      continue;
+    }
     const eq = name.indexOf('=');
     if (name.startsWith('--') && eq > 0) {
       value = name.slice(eq + 1);
@@ -213,6 +220,7 @@ const describe = err => {
 };
 
 const main = async () => {
+  const started = process.uptime();
   const args = parseArgs(process.argv.slice(2));
   const base = args.url.replace(/\/+$/, '');
   const couchUrl = `${base}/${encodeURIComponent(args.db)}`;
@@ -245,12 +253,20 @@ const main = async () => {
     if (args['org-unit']) {
       filters.orgUnit = args['org-unit'];
     }
+    const exportStart = process.uptime();
     const result = await dhis(filters, { humanReadable: false });
+    const exportEnd = process.uptime();
     // Express's res.json with the default "json spaces": JSON.stringify(obj).
     const body = JSON.stringify(result);
     await new Promise((resolve, reject) => {
       process.stdout.write(body, err => (err ? reject(err) : resolve()));
     });
+    if (args.timing) {
+      const ms = s => Math.round(s * 1000);
+      process.stderr.write(`chtcore timing: node_start_ms=${ms(started)} setup_ms=${ms(exportStart - started)} ` +
+        `export_ms=${ms(exportEnd - exportStart)} write_ms=${ms(process.uptime() - exportEnd)} ` +
+        `values=${result.dataValues.length}\n`);
+    }
   } catch (err) {
     throw new Error(redact(describe(err), secrets));
   }
