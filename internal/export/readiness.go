@@ -183,18 +183,26 @@ func (x *placeIndex) store(place string, i int32) {
 // after the owners' batch is flushed into b.
 func (x *placeIndex) add(owners []aggregate.Owner) error {
 	for _, o := range owners {
-		x.put(o.ID, o.Lineage)
-		for i, anc := range o.Lineage {
-			x.put(anc, o.Lineage[i+1:])
+		for i := len(o.Lineage) - 1; i >= 0; i-- {
+			x.put(o.Lineage[i], o.Lineage[i+1:])
 		}
+		x.put(o.ID, o.Lineage)
 	}
 	return nil
 }
 
-// put records place, whose ancestors are lineage (parent first), once.
+// put records place, whose ancestors are lineage (parent first), once. A
+// place with no org unit of its own has its parent's.
 func (x *placeIndex) put(place string, lineage []string) {
 	if _, ok := x.lookup(place); ok || place == "" {
 		return
+	}
+	own := x.b.OrgUnitsUnder(place, nil)
+	if len(own) == 0 && len(lineage) > 0 {
+		if i, ok := x.lookup(lineage[0]); ok {
+			x.store(place, i)
+			return
+		}
 	}
 	p := placeOrgUnits{orgUnits: x.b.OrgUnitsUnder(place, lineage)}
 	for _, id := range append([]string{place}, lineage...) {
