@@ -272,3 +272,34 @@ func TestBench_wrongPreviewFails(t *testing.T) {
 		t.Errorf("a table was printed for a wrong preview:\n%s", stdout.String())
 	}
 }
+
+// Whatever /proc holds, parseStatCPU neither panics nor returns a
+// negative time.
+func FuzzParseStatCPU(f *testing.F) {
+	f.Add([]byte("1234 (bench) S 1 1234 1234 0 -1 4194560 2880 0 0 0 150 37 0 0 20 0 9 0 12345"))
+	f.Add([]byte("1 ()) R 1 1 1 0 -1 0 0 0 0 0 9223372036854775807 9223372036854775807 0"))
+	f.Add([]byte(")"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if d, err := parseStatCPU(b); err == nil && d < 0 {
+			t.Errorf("parseStatCPU(%q) = %v", b, d)
+		}
+	})
+}
+
+// Whatever a measured program prints, checkOutput does not panic, and it
+// accepts only output that holds every wanted value.
+func FuzzCheckOutput(f *testing.F) {
+	f.Add([]byte(`{"dataSet":"ds","period":"202406","dataValues":[{"dataElement":"deA","orgUnit":"ou1","value":"12"}]}`))
+	f.Add([]byte(`{"dataSet":"ds","period":"202406","dataValues":[{"dataElement":"deA","orgUnit":"ou1","value":1.2e1}]}`))
+	f.Add([]byte(`{"dataValues":null}`))
+	want := map[valueKey]string{{DataElement: "deA", OrgUnit: "ou1"}: "12"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if checkOutput(b, "ds", "202406", want) != nil {
+			return
+		}
+		var set dataValueSet
+		if err := json.Unmarshal(b, &set); err != nil || len(set.DataValues) != 1 {
+			t.Errorf("accepted %q", b)
+		}
+	})
+}

@@ -175,6 +175,10 @@ func lastLines(s string, n int) string {
 // every Linux architecture Go supports (sysconf(_SC_CLK_TCK) needs cgo).
 const clockTicks = 100
 
+// maxTicks bounds each CPU time read (about 21 years), so that their sum
+// in a time.Duration cannot overflow.
+const maxTicks = 1 << 36
+
 // procCPU returns the CPU time (utime+stime) process pid has used so far.
 func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -201,10 +205,10 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 	var ticks int64
 	for _, s := range f[11:13] {
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > maxTicks {
 			return 0, fmt.Errorf("/proc stat: CPU time %q", s)
 		}
 		ticks += n
 	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	return time.Duration(ticks) * (time.Second / clockTicks), nil
 }
