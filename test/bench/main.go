@@ -242,7 +242,7 @@ func measureSize(ctx context.Context, opts options, n int, stderr io.Writer) (ro
 	r := row{chws: n, targetDocs: c.TargetDocs, contacts: c.Contacts, dataValues: len(want)}
 	period := strings.ReplaceAll(benchMonth, "-", "")
 	for i := range opts.runs {
-		m, err := srv.measure(ctx, previewCmd(opts.mediator, srv.url, period), true)
+		m, err := srv.measure(ctx, previewCmd(opts.mediator, srv.url, period))
 		if err != nil {
 			return row{}, fmt.Errorf("mediator run %d: %w", i+1, err)
 		}
@@ -254,7 +254,7 @@ func measureSize(ctx context.Context, opts options, n int, stderr io.Writer) (ro
 	}
 	if opts.chtCore != "" {
 		for i := range opts.runs {
-			m, err := srv.measure(ctx, chtCmd(opts, srv.url), false)
+			m, err := srv.measure(ctx, chtCmd(opts, srv.url))
 			if err != nil {
 				return row{}, fmt.Errorf("CHT Core run %d: %w", i+1, err)
 			}

@@ -45,6 +45,7 @@ func startServer(ctx context.Context, cmd *exec.Cmd, stderr io.Writer) (*server,
 		return nil, err
 	}
 	cmd.Stderr = stderr
+	endWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
@@ -100,9 +101,10 @@ func (s *server) stats(ctx context.Context) (couchsource.Stats, error) {
 }
 
 // measure runs cmd to its end, reading its stdout through a pipe, and
-// measures it and the server's CPU meanwhile. With oneRead, the run must
-// have read the month from the server exactly once.
-func (s *server) measure(ctx context.Context, cmd *exec.Cmd, oneRead bool) (output, error) {
+// measures it and the server's CPU meanwhile. The run must have read the
+// month from the server exactly once (CHT Core's export reads it in one
+// request; the mediator shares one read between its readers).
+func (s *server) measure(ctx context.Context, cmd *exec.Cmd) (output, error) {
 	before, err := s.stats(ctx)
 	if err != nil {
 		return output{}, err
@@ -134,7 +136,7 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd, oneRead bool) (outp
 	if err != nil {
 		return output{}, err
 	}
-	if reads := after.TargetScans - before.TargetScans; oneRead && reads != 1 {
+	if reads := after.TargetScans - before.TargetScans; reads != 1 {
 		return output{}, fmt.Errorf("read the month %d times; want once", reads)
 	}
 	// Every request of the run must have been answered like CouchDB

@@ -129,7 +129,8 @@ func printTable(w io.Writer, machine string, opts options, rows []row) {
 	fmt.Fprintf(w, "\nMedians of %s per program and size, each a fresh process: `mediator preview` (%s) reading a "+
 		"CHT-shaped CouchDB server in another process (data generation not timed) and writing the dataValueSet to a pipe; "+
 		"wall time from start to exit, CPU user+sys and peak RSS from the child's rusage, server CPU from /proc/<pid>/stat. "+
-		"Every run's data values were checked against the generated data and the month read once.\n", runs, opts.mediator)
+		"Every run's data values were checked against the generated data and the month read once. "+
+		"On a busy machine wall times grow with the wait for a core; the CPU times are the steadier comparison.\n", runs, opts.mediator)
 	if opts.chtCore != "" {
 		fmt.Fprintf(w, "CHT: CHT Core's own api/src/services/export/dhis.js (from %s) run by %s under node against the same server, "+
 			"measured the same way; its data values equal the mediator's.\n", opts.chtCore, opts.script)
