@@ -15,13 +15,10 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.2.0-dev"
 
-var stopProf = func() {}
-
 func main() {
 	app.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := (&cli{stdout: os.Stdout, stderr: os.Stderr}).run(ctx, os.Args[1:])
 	stop()
-	stopProf()
 	os.Exit(code)
 }

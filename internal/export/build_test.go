@@ -74,7 +74,7 @@ func TestService_Preview_batchesEqualWholeRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := whole.readMonthWhole(context.Background(), "test", Request{DataSet: "dsMonthly01", Period: june(t)}, b, func(aggregate.TargetDoc) {}); err != nil {
+	if _, _, err := whole.readMonthWhole(context.Background(), "test", Request{DataSet: "dsMonthly01", Period: june(t)}, b, func(aggregate.TargetDoc) {}, func([]aggregate.Owner) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	want := b.Result(nil)

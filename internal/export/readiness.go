@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -73,113 +74,268 @@ func (u userDocs) add(d aggregate.TargetDoc) {
 	}
 }
 
-// userRead is the users and their replication logs.
-type userRead struct {
-	users  []cht.User
+// logRead is the users' last replications, from CHT's medic-logs.
+type logRead struct {
 	logs   map[string]time.Time
 	source string
 	err    error
 }
 
-// readUsers reads the users and their last replications of src, when it
-// has them, one after the other and after the month: the readiness reads
-// add no concurrent calls to the month's, so that CHT (and its breaker)
-// sees the same load pattern as before.
-func (s *Service) readUsers(ctx context.Context, op string) *userRead {
-	r := &userRead{source: readiness.SourceLogs}
+// startLogs reads the users' last replications in the background, while
+// the month is read. The result is read from the returned channel once.
+func (s *Service) startLogs(ctx context.Context, op string) <-chan logRead {
+	out := make(chan logRead, 1)
 	us, ok := s.cht.(UserSource)
 	if !ok {
-		return r
+		out <- logRead{source: readiness.SourceLogs}
+		return out
 	}
-	err := us.Users(ctx, func(u cht.User) error {
-		if len(u.Roles) > 0 {
-			r.users = append(r.users, u)
+	go func() {
+		logs, err := us.LastReplications(ctx)
+		switch {
+		case errors.Is(err, cht.ErrNoLogsAccess):
+			s.log.Warn("cannot read CHT's replication logs; month readiness falls back to the target docs' updated_date",
+				"err", err)
+			out <- logRead{source: readiness.SourceTargetDocs}
+		case err != nil:
+			out <- logRead{err: fmt.Errorf("%s: read CHT replication logs: %w", op, err)}
+		default:
+			out <- logRead{logs: logs, source: readiness.SourceLogs}
 		}
-		return nil
-	})
-	if err != nil {
-		r.err = fmt.Errorf("%s: read CHT users: %w", op, err)
-		return r
-	}
-	logs, err := us.LastReplications(ctx)
-	switch {
-	case errors.Is(err, cht.ErrNoLogsAccess):
-		s.log.Warn("cannot read CHT's replication logs; month readiness falls back to the target docs' updated_date",
-			"err", err)
-		r.source = readiness.SourceTargetDocs
-	case err != nil:
-		r.err = fmt.Errorf("%s: read CHT replication logs: %w", op, err)
-	default:
-		r.logs = logs
-	}
-	return r
+	}()
+	return out
 }
 
-// readinessOf computes the readiness of the month just built in b.
-func (s *Service) readinessOf(ctx context.Context, op string, req Request, settings cht.Settings, b *aggregate.Builder,
-	res aggregate.Result, docs userDocs, ur *userRead) (*readiness.Object, error) {
-	if ur.err != nil {
-		return nil, ur.err
+// placeOrgUnits are the org units at and above one CHT place, and the
+// nearest of them (the place's own, else its closest ancestor's).
+type placeOrgUnits struct {
+	orgUnits []string
+	nearest  string
+}
+
+// placeIndex knows the org units of CHT places: of every owner the month's
+// read fetched and of their ancestors, so that the readiness finds a
+// user's contact (usually an owner of a target doc) and facility (in that
+// owner's lineage) without fetching them again. It keeps one small index
+// per place; places with the same org units share them.
+type placeIndex struct {
+	b     *aggregate.Builder
+	uuids map[[16]byte]int32 // places whose id is a uuid, as CHT makes them
+	ids   map[string]int32   // other places
+	sets  []placeOrgUnits
+	setOf map[string]int32 // org units and nearest, joined → index in sets
+}
+
+func newPlaceIndex(b *aggregate.Builder) *placeIndex {
+	return &placeIndex{b: b, uuids: map[[16]byte]int32{}, ids: map[string]int32{}, setOf: map[string]int32{}}
+}
+
+// parseUUID parses a lower-case canonical uuid
+// (8-4-4-4-12 hex digits), the form of the ids CHT gives contacts.
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
 	}
-	var expected []cht.User
-	var places []string
-	for _, u := range ur.users {
-		if !settings.ComputesTargets(u.Roles) {
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if s[i] == '-' {
+			i--
 			continue
 		}
-		expected = append(expected, u)
-		if u.ContactID != "" {
-			places = append(places, u.ContactID)
+		hi, lo := unhex(s[i]), unhex(s[i+1])
+		if hi < 0 || lo < 0 {
+			return u, false
 		}
-		places = append(places, u.FacilityIDs...)
+		u[j] = byte(hi<<4 | lo)
+		j++
 	}
-	lineage := map[string][]string{}
-	if len(places) > 0 {
-		owners, err := s.cht.Owners(ctx, places)
-		if err != nil {
-			return nil, fmt.Errorf("%s: read the contacts of CHT users: %w", op, err)
+	return u, true
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c - 'a' + 10)
+	}
+	return -1
+}
+
+func (x *placeIndex) lookup(place string) (int32, bool) {
+	if u, ok := parseUUID(place); ok {
+		i, ok := x.uuids[u]
+		return i, ok
+	}
+	i, ok := x.ids[place]
+	return i, ok
+}
+
+func (x *placeIndex) store(place string, i int32) {
+	if u, ok := parseUUID(place); ok {
+		x.uuids[u] = i
+		return
+	}
+	x.ids[place] = i
+}
+
+// add records owners and their ancestors. It is called from the fold,
+// after the owners' batch is flushed into b.
+func (x *placeIndex) add(owners []aggregate.Owner) error {
+	for _, o := range owners {
+		for i := len(o.Lineage) - 1; i >= 0; i-- {
+			x.put(o.Lineage[i], o.Lineage[i+1:])
 		}
-		for _, o := range owners {
-			lineage[o.ID] = o.Lineage
+		x.put(o.ID, o.Lineage)
+	}
+	return nil
+}
+
+// put records place, whose ancestors are lineage (parent first), once. A
+// place with no org unit of its own has its parent's.
+func (x *placeIndex) put(place string, lineage []string) {
+	if _, ok := x.lookup(place); ok || place == "" {
+		return
+	}
+	own := x.b.OrgUnitsUnder(place, nil)
+	if len(own) == 0 && len(lineage) > 0 {
+		if i, ok := x.lookup(lineage[0]); ok {
+			x.store(place, i)
+			return
 		}
+	}
+	p := placeOrgUnits{orgUnits: x.b.OrgUnitsUnder(place, lineage)}
+	for _, id := range append([]string{place}, lineage...) {
+		if own := x.b.OrgUnitsUnder(id, nil); len(own) > 0 {
+			p.nearest = own[0]
+			break
+		}
+	}
+	key := strings.Join(p.orgUnits, "\x00") + "\x01" + p.nearest
+	i, ok := x.setOf[key]
+	if !ok {
+		i = int32(len(x.sets))
+		x.sets = append(x.sets, p)
+		x.setOf[key] = i
+	}
+	x.store(place, i)
+}
+
+// get returns the org units of place, if known.
+func (x *placeIndex) get(place string) (placeOrgUnits, bool) {
+	i, ok := x.lookup(place)
+	if !ok {
+		return placeOrgUnits{}, false
+	}
+	return x.sets[i], true
+}
+
+// readinessOf computes the readiness of the month just built in b. The
+// users are streamed: each is classified as it is read, with the org
+// units of its places from places; those no owner of the month showed are
+// fetched in batches.
+func (s *Service) readinessOf(ctx context.Context, op string, req Request, settings cht.Settings, b *aggregate.Builder,
+	res aggregate.Result, docs userDocs, places *placeIndex, logs <-chan logRead) (*readiness.Object, error) {
+	var lr logRead
+	select {
+	case lr = <-logs:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	if lr.err != nil {
+		return nil, lr.err
 	}
 	now := s.now()
-	in := readiness.Input{
+	tally := readiness.NewTally(readiness.Input{
 		Period: readiness.PeriodOf(req.Period.Year, req.Period.Month, settings.MonthStartDate, now.Location()),
-		Now:    now, Source: ur.source, MinReady: s.minReady, TargetDocs: res.Stats.Counted,
+		Now:    now, Source: lr.source, MinReady: s.minReady, TargetDocs: res.Stats.Counted,
 		OrgUnits: res.OrgUnits, OrgUnitNames: res.OrgUnitNames,
+	})
+	us, ok := s.cht.(UserSource)
+	if !ok {
+		return tally.Object(), nil
 	}
-	for _, u := range expected {
+	add := func(u cht.User) {
 		var ous []string
 		nearest := ""
 		for _, place := range append([]string{u.ContactID}, u.FacilityIDs...) {
-			l, ok := lineage[place]
-			if !ok || place == "" {
+			p, ok := places.get(place)
+			if !ok {
 				continue
 			}
-			ous = append(ous, b.OrgUnitsUnder(place, l)...)
-			for _, id := range append([]string{place}, l...) {
-				if nearest != "" {
-					break
-				}
-				if own := b.OrgUnitsUnder(id, nil); len(own) > 0 {
-					nearest = own[0]
-				}
+			ous = append(ous, p.orgUnits...)
+			if nearest == "" {
+				nearest = p.nearest
 			}
 		}
 		if len(ous) == 0 {
-			continue
+			return
 		}
 		slices.Sort(ous)
 		ru := readiness.User{Name: u.Name, Contact: u.ContactID, ContactName: u.FullName,
-			OrgUnits: slices.Compact(ous), OrgUnit: nearest, LastReplication: ur.logs[u.Name]}
+			OrgUnits: slices.Compact(ous), OrgUnit: nearest, LastReplication: lr.logs[u.Name]}
 		if ms, ok := docs[u.Name]; ok {
 			ru.HasDoc = true
 			ru.DocUpdated = time.UnixMilli(ms).In(now.Location())
 		}
-		in.Users = append(in.Users, ru)
+		tally.Add(ru)
 	}
-	return readiness.Compute(in), nil
+	// Users with a place no owner showed wait for one fetch of a batch of
+	// such places.
+	var waiting []cht.User
+	missing := map[string]bool{}
+	fetch := func() error {
+		if len(missing) == 0 {
+			return nil
+		}
+		ids := slices.Sorted(maps.Keys(missing))
+		owners, err := s.cht.Owners(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("%s: read the contacts of CHT users: %w", op, err)
+		}
+		for _, o := range owners {
+			places.put(o.ID, o.Lineage)
+		}
+		for _, u := range waiting {
+			add(u)
+		}
+		waiting, missing = waiting[:0], map[string]bool{}
+		return nil
+	}
+	batch := max(s.batchDocs, 1)
+	var fetchErr error
+	err := us.Users(ctx, func(u cht.User) error {
+		if len(u.Roles) == 0 || !settings.ComputesTargets(u.Roles) {
+			return nil
+		}
+		known := true
+		for _, place := range append([]string{u.ContactID}, u.FacilityIDs...) {
+			if _, ok := places.get(place); !ok && place != "" {
+				missing[place] = true
+				known = false
+			}
+		}
+		if known {
+			add(u)
+			return nil
+		}
+		waiting = append(waiting, u)
+		if len(missing) >= batch {
+			fetchErr = fetch()
+			return fetchErr
+		}
+		return nil
+	})
+	switch {
+	case fetchErr != nil:
+		return nil, fetchErr
+	case err != nil:
+		return nil, fmt.Errorf("%s: read CHT users: %w", op, err)
+	}
+	if err := fetch(); err != nil {
+		return nil, err
+	}
+	return tally.Object(), nil
 }
 
 // Readiness builds the month of req and returns its readiness. A month that

@@ -3,8 +3,10 @@ package export
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +251,98 @@ func TestReadinessOK(t *testing.T) {
 		if got := readinessOK(&Report{Readiness: tt.r}, tt.ou); got != tt.want {
 			t.Errorf("%s: readinessOK(%s) = %v; want %v", tt.name, tt.ou, got, tt.want)
 		}
+	}
+}
+
+// The readiness takes the org units of the users' places from the owners
+// the month's read fetched (and their lineages): no place is asked for
+// twice, and the readiness is the same as from a fetch of every place.
+func TestPreview_readinessReusesOwners(t *testing.T) {
+	src := districtUsers()
+	s, _ := newGateService(t, src, 1, julyNow)
+	p, err := s.Preview(context.Background(), Request{DataSet: "dsMonthly01", Period: june(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, id := range src.askedOwners {
+		seen[id]++
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("owner %s asked for %d times; want once (asked: %v)", id, n, src.askedOwners)
+		}
+	}
+	// p1 owns a target doc and h1 is in its lineage, so neither is fetched
+	// for the readiness; p2, p3, p4 and pX own none this month, so they
+	// are. p5 is boss's, whose role computes no targets: not needed.
+	if seen["h1"] != 0 || seen["p5"] != 0 {
+		t.Errorf("h1 (in an owner's lineage) or p5 (not a CHW's) was fetched; asked: %v", src.askedOwners)
+	}
+	for _, id := range []string{"p2", "p3", "p4", "pX"} {
+		if seen[id] != 1 {
+			t.Errorf("%s asked for %d times; want 1 (asked: %v)", id, seen[id], src.askedOwners)
+		}
+	}
+	if r := p.Readiness; r.Expected != 5 || r.Final != 1 || r.NoActivity != 2 || r.Pending != 1 || r.NeverSynced != 1 {
+		t.Errorf("readiness = %+v", r)
+	}
+}
+
+func TestParseUUID(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"00015eab-e868-484d-a8c8-dead223021f9", true},
+		{"ffffffff-ffff-ffff-ffff-ffffffffffff", true},
+		{"00015EAB-e868-484d-a8c8-dead223021f9", false}, // upper case: kept as a string
+		{"00015eab-e868-484d-a8c8-dead223021f", false},
+		{"00015eab0e868-484d-a8c8-dead223021f9", false},
+		{"00015eab-e868-484d-a8c8-dead223021g9", false},
+		{"district-1", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		u, ok := parseUUID(tc.in)
+		if ok != tc.ok {
+			t.Errorf("parseUUID(%q) ok = %v; want %v", tc.in, ok, tc.ok)
+			continue
+		}
+		if ok {
+			if got := fmt.Sprintf("%x-%x-%x-%x-%x", u[:4], u[4:6], u[6:8], u[8:10], u[10:]); got != tc.in {
+				t.Errorf("parseUUID(%q) = %s", tc.in, got)
+			}
+		}
+	}
+}
+
+// placeIndex keeps uuid and other ids apart, and never confuses two.
+func TestPlaceIndex_ids(t *testing.T) {
+	f := specExample()
+	b, err := aggregate.NewBuilder(aggregate.Options{DataSet: "dsMonthly01"}, f.settings.DataSets, f.settings.Targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.contacts {
+		b.AddContact(c)
+	}
+	x := newPlaceIndex(b)
+	const p1 = "00015eab-e868-484d-a8c8-dead223021f9"
+	_ = x.add([]aggregate.Owner{{ID: p1, Lineage: []string{"h1", "d1"}}, {ID: "P-UPPER", Lineage: []string{"d1"}}})
+	for _, id := range []string{p1, "h1", "d1", "P-UPPER"} {
+		if _, ok := x.get(id); !ok {
+			t.Errorf("place %s not found", id)
+		}
+	}
+	for _, id := range []string{"00015eab-e868-484d-a8c8-dead223021f8", "p1", "h2"} {
+		if _, ok := x.get(id); ok {
+			t.Errorf("place %s found; never added", id)
+		}
+	}
+	a, _ := x.get(p1)
+	h, _ := x.get("h1")
+	if !slices.Equal(a.orgUnits, h.orgUnits) || a.nearest != h.nearest || len(a.orgUnits) == 0 {
+		t.Errorf("p1 %+v and its parent h1 %+v; want the same org units", a, h)
 	}
 }

@@ -227,8 +227,14 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
+	// The replication logs are read while the month is; the fold records
+	// the org units of the owners' places for the readiness (placeIndex).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logs := s.startLogs(ctx, op)
+	places := newPlaceIndex(b)
 	byUser := userDocs{}
-	docs, owners, err := s.readMonth(ctx, op, req, b, byUser.add)
+	docs, owners, err := s.readMonth(ctx, op, req, b, byUser.add, places.add)
 	if errors.Is(err, aggregate.ErrOwnerSplit) {
 		// The source handed over an owner's docs apart (not in _id order,
 		// or owners that differ from the ids): read again, keeping every
@@ -238,7 +244,8 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 		if b, err = aggregate.NewBuilder(opts, settings.DataSets, settings.Targets); err != nil {
 			return nil, &InputError{Err: err}
 		}
-		docs, owners, err = s.readMonthWhole(ctx, op, req, b, byUser.add)
+		places = newPlaceIndex(b)
+		docs, owners, err = s.readMonthWhole(ctx, op, req, b, byUser.add, places.add)
 	}
 	if s.onBuild != nil && docs > 0 {
 		s.onBuild(req.DataSet, docs)
@@ -257,7 +264,7 @@ func (s *Service) build(ctx context.Context, req Request) (*Preview, error) {
 	if req.OrgUnit != "" && len(set.DataValues) == 0 {
 		return nil, &InputError{Err: fmt.Errorf("org unit %q is not mapped on any CHT contact for data set %q", req.OrgUnit, req.DataSet)}
 	}
-	rd, err := s.readinessOf(ctx, op, req, settings, b, res, byUser, s.readUsers(ctx, op))
+	rd, err := s.readinessOf(ctx, op, req, settings, b, res, byUser, places, logs)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +297,8 @@ type docBatch struct {
 // for concurrent use), each flushed as soon as its owners are in. Memory
 // holds the sums and at most batchesAhead batches, whatever the month's
 // size. It returns the number of docs and owners.
-func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggregate.Builder, seen func(aggregate.TargetDoc)) (int, int, error) {
+func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggregate.Builder, seen func(aggregate.TargetDoc),
+	flushed func([]aggregate.Owner) error) (int, int, error) {
 	month := req.Period.DocMonth()
 	prog, stop := s.startProgress(ctx, req)
 	defer stop()
@@ -390,6 +398,9 @@ func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggr
 			if err := b.Flush(bt.owners); err != nil {
 				return err
 			}
+			if err := flushed(bt.owners); err != nil {
+				return err
+			}
 			owners += len(bt.ids)
 			prog.owners.Add(int64(len(bt.ids)))
 		}
@@ -404,7 +415,8 @@ func (s *Service) readMonth(ctx context.Context, op string, req Request, b *aggr
 // readMonthWhole reads the month into b one step after the other, keeping
 // every owner until the end: for a source whose docs do not come grouped
 // by owner.
-func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b *aggregate.Builder, seen func(aggregate.TargetDoc)) (int, int, error) {
+func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b *aggregate.Builder, seen func(aggregate.TargetDoc),
+	flushed func([]aggregate.Owner) error) (int, int, error) {
 	prog, stop := s.startProgress(ctx, req)
 	defer stop()
 	if err := s.cht.Contacts(ctx, func(c aggregate.Contact) error {
@@ -429,6 +441,9 @@ func (s *Service) readMonthWhole(ctx context.Context, op string, req Request, b 
 		return 0, 0, fmt.Errorf("%s: read CHT owners: %w", op, err)
 	}
 	if err := b.Flush(owners); err != nil {
+		return 0, 0, err
+	}
+	if err := flushed(owners); err != nil {
 		return 0, 0, err
 	}
 	return docs, len(ids), nil

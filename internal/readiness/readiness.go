@@ -233,7 +233,27 @@ func Classify(u User, end time.Time, source string) Class {
 // Compute classifies every user of in and counts them overall and per org
 // unit.
 func Compute(in Input) *Object {
-	o := &Object{
+	t := NewTally(in)
+	for _, u := range in.Users {
+		t.Add(u)
+	}
+	return t.Object()
+}
+
+// Tally classifies users one at a time, so that a national month's users
+// need not be held at once: NewTally with the Input (its Users are
+// ignored), Add every user, then Object. The result does not depend on the
+// order of the users.
+type Tally struct {
+	in  Input
+	o   *Object
+	per map[string]*OrgUnit
+}
+
+// NewTally starts a tally of the month of in.
+func NewTally(in Input) *Tally {
+	t := &Tally{in: in, per: map[string]*OrgUnit{}}
+	t.o = &Object{
 		MinReady: in.MinReady, Source: in.Source, TargetDocs: in.TargetDocs,
 		MonthStart: in.Period.Start, MonthEnd: in.Period.End,
 		Ended:            !in.Now.Before(in.Period.End),
@@ -242,58 +262,74 @@ func Compute(in Input) *Object {
 		NeverSyncedUsers: []PendingUser{},
 	}
 	if in.Source != SourceLogs {
-		o.Note = "the medic-logs database could not be read: a user counts as synced only when the target doc of the month was updated after the month ended, and a user without one counts as pending"
+		t.o.Note = "the medic-logs database could not be read: a user counts as synced only when the target doc of the month was updated after the month ended, and a user without one counts as pending"
 	}
-	per := map[string]*OrgUnit{}
 	for _, ou := range in.OrgUnits {
-		per[ou] = &OrgUnit{OrgUnit: ou, Name: in.OrgUnitNames[ou]}
+		t.per[ou] = &OrgUnit{OrgUnit: ou, Name: in.OrgUnitNames[ou]}
 	}
-	users := slices.Clone(in.Users)
-	slices.SortFunc(users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
-	for _, u := range users {
-		if len(u.OrgUnits) == 0 {
-			continue
-		}
-		c := Classify(u, in.Period.End, in.Source)
-		o.Expected++
-		count(&o.Final, &o.NoActivity, &o.Pending, &o.NeverSynced, c)
-		for _, ou := range u.OrgUnits {
-			p, ok := per[ou]
-			if !ok {
-				p = &OrgUnit{OrgUnit: ou, Name: in.OrgUnitNames[ou]}
-				per[ou] = p
-			}
-			p.Expected++
-			count(&p.Final, &p.NoActivity, &p.Pending, &p.NeverSynced, c)
-		}
-		if c == Pending || c == NeverSynced {
-			pu := PendingUser{Username: u.Name, Contact: u.Contact, ContactName: u.ContactName, OrgUnit: u.OrgUnit}
-			if pu.OrgUnit == "" {
-				pu.OrgUnit = slices.Min(u.OrgUnits)
-			}
-			if !u.LastReplication.IsZero() {
-				t := u.LastReplication.UTC()
-				pu.LastReplication = &t
-			}
-			if u.HasDoc && !u.DocUpdated.IsZero() {
-				t := u.DocUpdated.UTC()
-				pu.DocUpdated = &t
-			}
-			if c == Pending {
-				o.PendingUsers = append(o.PendingUsers, pu)
-			} else {
-				o.NeverSyncedUsers = append(o.NeverSyncedUsers, pu)
-			}
-		}
+	return t
+}
+
+// Add classifies u and counts it. A user under no org unit is not
+// expected and is ignored.
+func (t *Tally) Add(u User) {
+	if len(u.OrgUnits) == 0 {
+		return
 	}
+	o := t.o
+	c := Classify(u, t.in.Period.End, t.in.Source)
+	o.Expected++
+	count(&o.Final, &o.NoActivity, &o.Pending, &o.NeverSynced, c)
+	for _, ou := range u.OrgUnits {
+		p, ok := t.per[ou]
+		if !ok {
+			p = &OrgUnit{OrgUnit: ou, Name: t.in.OrgUnitNames[ou]}
+			t.per[ou] = p
+		}
+		p.Expected++
+		count(&p.Final, &p.NoActivity, &p.Pending, &p.NeverSynced, c)
+	}
+	if c != Pending && c != NeverSynced {
+		return
+	}
+	pu := PendingUser{Username: u.Name, Contact: u.Contact, ContactName: u.ContactName, OrgUnit: u.OrgUnit}
+	if pu.OrgUnit == "" {
+		pu.OrgUnit = slices.Min(u.OrgUnits)
+	}
+	if !u.LastReplication.IsZero() {
+		t := u.LastReplication.UTC()
+		pu.LastReplication = &t
+	}
+	if u.HasDoc && !u.DocUpdated.IsZero() {
+		t := u.DocUpdated.UTC()
+		pu.DocUpdated = &t
+	}
+	if c == Pending {
+		o.PendingUsers = append(o.PendingUsers, pu)
+	} else {
+		o.NeverSyncedUsers = append(o.NeverSyncedUsers, pu)
+	}
+}
+
+// Object returns the readiness of the users added so far: the users
+// listed by username, the org units by id.
+func (t *Tally) Object() *Object {
+	o := *t.o
+	o.PendingUsers = slices.Clone(o.PendingUsers)
+	o.NeverSyncedUsers = slices.Clone(o.NeverSyncedUsers)
+	byName := func(a, b PendingUser) int { return strings.Compare(a.Username, b.Username) }
+	slices.SortStableFunc(o.PendingUsers, byName)
+	slices.SortStableFunc(o.NeverSyncedUsers, byName)
 	o.Ratio = ratio(o.Final+o.NoActivity, o.Expected)
-	for _, p := range per {
-		p.Ratio = ratio(p.Final+p.NoActivity, p.Expected)
-		o.OrgUnits = append(o.OrgUnits, *p)
+	o.OrgUnits = make([]OrgUnit, 0, len(t.per))
+	for _, p := range t.per {
+		q := *p
+		q.Ratio = ratio(q.Final+q.NoActivity, q.Expected)
+		o.OrgUnits = append(o.OrgUnits, q)
 	}
 	slices.SortFunc(o.OrgUnits, func(a, b OrgUnit) int { return strings.Compare(a.OrgUnit, b.OrgUnit) })
-	o.judge(in.Now)
-	return o
+	o.judge(t.in.Now)
+	return &o
 }
 
 func count(final, noActivity, pending, never *int, c Class) {

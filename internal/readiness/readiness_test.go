@@ -1,6 +1,10 @@
 package readiness
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +171,43 @@ func TestComputeLongListIsCut(t *testing.T) {
 	o := Compute(Input{Period: p, Now: p.End, Source: SourceLogs, MinReady: 0.9, TargetDocs: 1, Users: users})
 	if !strings.HasSuffix(o.Message, ": a, b, c, d, e, f, g, h, i, j, and 2 more") {
 		t.Errorf("message = %q", o.Message)
+	}
+}
+
+// A Tally fed the users one at a time, in any order, gives what Compute
+// gives for them all.
+func TestTally_anyOrder(t *testing.T) {
+	p := PeriodOf(2024, time.June, 1, time.UTC)
+	after, before := p.End.Add(72*time.Hour), p.End.Add(-72*time.Hour)
+	var users []User
+	for i := range 40 {
+		u := User{Name: fmt.Sprintf("u%02d", i), OrgUnits: []string{"ouD", fmt.Sprintf("ouH%d", i%3)}}
+		switch i % 4 {
+		case 0:
+			u.HasDoc, u.DocUpdated, u.LastReplication = true, before, after
+		case 1:
+			u.LastReplication = after
+		case 2:
+			u.HasDoc, u.DocUpdated, u.LastReplication = true, before, before
+		}
+		users = append(users, u)
+	}
+	in := Input{Period: p, Now: p.End.Add(24 * time.Hour), Source: SourceLogs, MinReady: 0.8, TargetDocs: 20, Users: users,
+		OrgUnits: []string{"ouD", "ouEmpty"}}
+	want := Compute(in)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 5 {
+		shuffled := slices.Clone(users)
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		tl := NewTally(Input{Period: in.Period, Now: in.Now, Source: in.Source, MinReady: in.MinReady, TargetDocs: in.TargetDocs, OrgUnits: in.OrgUnits})
+		for _, u := range shuffled {
+			tl.Add(u)
+		}
+		if got := tl.Object(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("tally in shuffled order = %+v\nwant %+v", got, want)
+		}
+	}
+	if want.Pending != 10 || want.NeverSynced != 10 || len(want.PendingUsers) != 10 || want.PendingUsers[0].Username != "u02" {
+		t.Errorf("compute = %+v", want)
 	}
 }

@@ -181,6 +181,13 @@ func TestBench_endToEnd(t *testing.T) {
 		cmd.Env = append(os.Environ(), serveEnv+"="+strconv.Itoa(n))
 		return cmd
 	}}
+	// CHT Core side by side when this machine can run it (a cht-core dir,
+	// node and the harness; its npm packages come with make deps).
+	var why bytes.Buffer
+	opts.chtCore, opts.script = findCHTCore("", "", &why)
+	if opts.chtCore == "" {
+		t.Logf("CHT Core not run: %s", strings.TrimSpace(why.String()))
+	}
 	var stdout, stderr bytes.Buffer
 	if code := bench(context.Background(), opts, &stdout, &stderr); code != 0 {
 		t.Fatalf("bench = %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -188,7 +195,11 @@ func TestBench_endToEnd(t *testing.T) {
 	out := stdout.String()
 	// 200 CHWs: 40 areas, 4 health centres, 1 district (5 org units, 100
 	// values); 40 supervisors: 285 contacts.
-	row := regexp.MustCompile(`(?m)^\| 200 \| 200 \| 285 \| 100 \| \d+ KB \| (\d+\.\d\d) s \| (\d+\.\d\d) s \| (\d+) MB \| (\d+\.\d\d) s \| — \| — \| — \|`)
+	cht := `— \| — \| — \|`
+	if opts.chtCore != "" {
+		cht = `\d+\.\d\d s \| \d+\.\d\d s \| \d+ MB \| \d+\.\d× \| \d+\.\d× \|`
+	}
+	row := regexp.MustCompile(`(?m)^\| 200 \| 200 \| 285 \| 100 \| \d+ KB \| (\d+\.\d\d) s \| (\d+\.\d\d) s \| (\d+) MB \| (\d+\.\d\d) s \| ` + cht)
 	m := row.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no 200-CHW row in:\n%s\nstderr:\n%s", out, stderr.String())
@@ -201,6 +212,9 @@ func TestBench_endToEnd(t *testing.T) {
 	}
 	if got := strings.Count(stderr.String(), "mediator run"); got != 4 {
 		t.Errorf("%d mediator runs logged; want 4:\n%s", got, stderr.String())
+	}
+	if want, got := map[bool]int{true: 4}[opts.chtCore != ""], strings.Count(stderr.String(), "CHT Core run"); got != want {
+		t.Errorf("%d CHT Core runs logged; want %d:\n%s", got, want, stderr.String())
 	}
 }
 

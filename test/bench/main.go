@@ -331,8 +331,8 @@ type output struct {
 }
 
 func (o output) String() string {
-	return fmt.Sprintf("%.2f s wall, %.2f s CPU, %.0f MB peak RSS, server %.2f s CPU, %d bytes out",
-		o.wall.Seconds(), o.cpu.Seconds(), mbOf(o.rss), o.serverCPU.Seconds(), len(o.stdout))
+	return fmt.Sprintf("%.2f s wall, %.2f s CPU, %.0f MB peak RSS, %d bytes out; server: %.2f s CPU, %d requests, %.1f MB sent",
+		o.wall.Seconds(), o.cpu.Seconds(), mbOf(o.rss), len(o.stdout), o.serverCPU.Seconds(), o.requests, mbOf(o.read))
 }
 
 // waitDeadline bounds one measured child.

@@ -26,6 +26,8 @@ type sample struct {
 	rss       int64         // peak RSS of the child in bytes (rusage maxrss)
 	serverCPU time.Duration // user+sys the server spent during the run
 	outBytes  int
+	requests  int64 // requests the server answered during the run
+	read      int64 // bytes the server sent during the run
 }
 
 // server is a running server process.
@@ -135,6 +137,12 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd, oneRead bool) (outp
 	if reads := after.TargetScans - before.TargetScans; oneRead && reads != 1 {
 		return output{}, fmt.Errorf("read the month %d times; want once", reads)
 	}
+	// Every request of the run must have been answered like CouchDB
+	// answers a CHT database: an error answer means the server lacks
+	// something the program reads, and the run would not be comparable.
+	if errs := after.Errors - before.Errors; errs != 0 {
+		return output{}, fmt.Errorf("the server answered %d of its requests with an error", errs)
+	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return output{}, errors.New("no rusage for the child")
@@ -145,6 +153,8 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd, oneRead bool) (outp
 		rss:       ru.Maxrss << 10, // kilobytes on Linux
 		serverCPU: cpu1 - cpu0,
 		outBytes:  stdout.Len(),
+		requests:  after.Requests - before.Requests, // the stats endpoint is not counted
+		read:      after.Bytes - before.Bytes,
 	}}, nil
 }
 

@@ -122,8 +122,11 @@ func printTable(w io.Writer, machine string, opts options, rows []row) {
 			secs(m.wall), secs(m.cpu), mb(m.rss), secs(m.serverCPU), chtWall, chtCPU, chtRSS,
 			times(speedup), times(leaner), goal, met)
 	}
-	runs := opts.runs
-	fmt.Fprintf(w, "\nMedians of %d runs per program and size, each a fresh process: `mediator preview` (%s) reading a "+
+	runs := fmt.Sprintf("%d runs", opts.runs)
+	if opts.runs == 1 {
+		runs = "1 run"
+	}
+	fmt.Fprintf(w, "\nMedians of %s per program and size, each a fresh process: `mediator preview` (%s) reading a "+
 		"CHT-shaped CouchDB server in another process (data generation not timed) and writing the dataValueSet to a pipe; "+
 		"wall time from start to exit, CPU user+sys and peak RSS from the child's rusage, server CPU from /proc/<pid>/stat. "+
 		"Every run's data values were checked against the generated data and the month read once.\n", runs, opts.mediator)

@@ -361,3 +361,63 @@ func period(t *testing.T, p string) aggregate.Month {
 	}
 	return m
 }
+
+// Served by Serve, the source asks for basic auth like CHT's CouchDB
+// (require_valid_user), answers its stats to anyone, and counts error
+// answers.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- couchsource.Serve(ctx, couchsource.National(50, "2024-06"), "127.0.0.1:0", func(u string) { urls <- u })
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	do := func(path string, auth bool) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if auth {
+			req.SetBasicAuth(couchsource.BenchUser, couchsource.BenchPassword)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do("/medic", false); code != 401 || !strings.Contains(body, `"error":"unauthorized"`) {
+		t.Errorf("without credentials: %d %s; want CouchDB's 401", code, body)
+	}
+	if code, body := do("/medic/settings", true); code != 200 || !strings.Contains(body, `"_id":"settings"`) {
+		t.Errorf("with credentials: %d %.100s", code, body)
+	}
+	if code, body := do("/api/v1/settings", true); code != 200 || !strings.HasPrefix(body, "{") || !strings.Contains(body, `"dhis_data_sets"`) || strings.Contains(body, `"_id"`) {
+		t.Errorf("CHT API's settings: %d %.100s; want the app settings", code, body)
+	}
+	if code, _ := do("/medic-logs/replication-count-chw000050", true); code != 200 {
+		t.Errorf("the last CHW's replication log: %d", code)
+	}
+	if code, _ := do("/medic-logs/replication-count-chw000051", true); code != 404 {
+		t.Errorf("a replication log of nobody: %d; want 404", code)
+	}
+	code, body := do(couchsource.StatsPath, false)
+	var st couchsource.Stats
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
+		t.Fatalf("stats: %d %s %v", code, body, err)
+	}
+	if st.Requests != 5 || st.Errors != 2 || st.DocGets != 4 {
+		t.Errorf("stats %+v; want 5 requests, 2 errors, 4 doc GETs", st)
+	}
+}

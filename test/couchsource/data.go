@@ -60,6 +60,10 @@ type Options struct {
 	// ReportsPerCHW adds that many data_record docs (uuid ids, so spread
 	// across _all_docs) submitted by each CHW.
 	ReportsPerCHW int
+	// CHTAPI also answers GET /api/v1/settings with the app settings, as
+	// CHT API does in front of CouchDB (api/src/controllers/settings.js);
+	// without it that path is a 404, as on a bare CouchDB.
+	CHTAPI bool
 }
 
 // National returns the options of the benchmark's national deployment in
@@ -68,10 +72,10 @@ type Options struct {
 // per area, a user-settings doc and a replication log per CHW and two
 // reports per CHW (50 000 CHWs: 10 000 areas, 1 000 health centres, 100
 // districts, 71 100 contacts; the 1 100 districts and health centres are
-// DHIS2 org units).
+// DHIS2 org units), served behind CHT API's settings endpoint.
 func National(chws int, month string) Options {
 	return Options{CHWs: chws, Targets: 20, Month: month, CHWsPerClinic: 5, ClinicsPerHC: 10, HCsPerDistrict: 10,
-		Supervisors: true, Users: true, ReportsPerCHW: 2}
+		Supervisors: true, Users: true, ReportsPerCHW: 2, CHTAPI: true}
 }
 
 // Kinds of generated docs; the values are seed's PCG stream kinds.
@@ -102,6 +106,7 @@ type Data struct {
 	created  int64 // reported_date of every contact
 	updated  int64 // updated_date of every target doc
 	settings []byte
+	appSets  []byte // the settings doc's settings member: CHT API's answer
 	ddoc     []byte
 
 	nDistricts, nHCs, nClinics, nCHWs int
@@ -143,6 +148,13 @@ func New(opts Options) (*Data, error) {
 	if d.settings, err = withRev(g.Settings()); err != nil {
 		return nil, err
 	}
+	var doc struct {
+		Settings json.RawMessage `json:"settings"`
+	}
+	if err := json.Unmarshal(d.settings, &doc); err != nil || len(doc.Settings) == 0 {
+		return nil, fmt.Errorf("couchsource: the settings doc has no settings: %v", err)
+	}
+	d.appSets = doc.Settings
 	if d.ddoc, err = withRev(seed.DesignDocs()[0].(map[string]any)); err != nil {
 		return nil, err
 	}

@@ -34,7 +34,8 @@ func Serve(ctx context.Context, opts Options, addr string, ready func(url string
 	h := NewHandler(d)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+StatsPath, h.ServeStats)
-	mux.Handle("/", requireUser(h))
+	h.RequireUser(BenchUser, BenchPassword)
+	mux.Handle("/", h)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("couchsource: listen: %w", err)
@@ -54,22 +55,4 @@ func Serve(ctx context.Context, opts Options, addr string, ready func(url string
 		return fmt.Errorf("couchsource: shutdown: %w", err)
 	}
 	return nil
-}
-
-// requireUser answers 401 like CouchDB with require_valid_user unless the
-// request carries BenchUser's credentials.
-func requireUser(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || user != BenchUser || pass != BenchPassword {
-			w.Header().Set("WWW-Authenticate", `Basic realm="server"`)
-			reason := "Name or password is incorrect."
-			if !ok {
-				reason = "Authentication required."
-			}
-			couchError(w, http.StatusUnauthorized, "unauthorized", reason)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -22,6 +22,8 @@ type Stats struct {
 	TargetScans int64 // GET _all_docs starting at the month's first target doc: one per read of the month
 	UserScans   int64 // GET _all_docs starting at the first user-settings doc: one per read of the users
 	LogScans    int64 // GET _all_docs of the logs database from its start or the replication-count- prefix
+	Errors      int64 // answers with a status of 400 or more (401, 404, …)
+	Bytes       int64 // bytes of the answers' bodies
 	AllDocsGets int64 // GET _all_docs pages
 	KeysPosts   int64 // POST _all_docs with keys
 	ViewGets    int64 // pages of the DHIS view
@@ -36,10 +38,40 @@ type Stats struct {
 type Handler struct {
 	d *Data
 
-	requests, targetScans, userScans, logScans, allDocsGets, keysPosts, viewGets, docGets, rows atomic.Int64
+	requests, errors, bytes, targetScans, userScans, logScans, allDocsGets, keysPosts, viewGets, docGets, rows atomic.Int64
 
 	mu     sync.Mutex
 	paused chan struct{} // while not nil, requests wait for it to close
+	user   string        // with pass, the basic auth every request must carry (RequireUser)
+	pass   string
+}
+
+// RequireUser makes h answer 401 like CouchDB with require_valid_user (as
+// CHT's CouchDB runs) to any request without these basic-auth
+// credentials. Call it before serving.
+func (h *Handler) RequireUser(user, pass string) { h.user, h.pass = user, pass }
+
+// statusWriter remembers the status and size of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // Pause makes requests wait until Resume, so that tests can line callers
@@ -68,7 +100,7 @@ func NewHandler(d *Data) *Handler { return &Handler{d: d} }
 // Stats returns what h served so far.
 func (h *Handler) Stats() Stats {
 	return Stats{
-		Requests: h.requests.Load(), TargetScans: h.targetScans.Load(), UserScans: h.userScans.Load(), LogScans: h.logScans.Load(),
+		Requests: h.requests.Load(), Errors: h.errors.Load(), Bytes: h.bytes.Load(), TargetScans: h.targetScans.Load(), UserScans: h.userScans.Load(), LogScans: h.logScans.Load(),
 		AllDocsGets: h.allDocsGets.Load(),
 		KeysPosts:   h.keysPosts.Load(), ViewGets: h.viewGets.Load(), DocGets: h.docGets.Load(), Rows: h.rows.Load(),
 	}
@@ -102,6 +134,29 @@ func couchError(w http.ResponseWriter, code int, errName, reason string) {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.requests.Add(1)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if sw.code >= 400 {
+			h.errors.Add(1)
+		}
+		h.bytes.Add(sw.bytes)
+	}()
+	if h.user != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok || user != h.user || pass != h.pass {
+			sw.Header().Set("WWW-Authenticate", `Basic realm="server"`)
+			reason := "Name or password is incorrect."
+			if !ok {
+				reason = "Authentication required."
+			}
+			couchError(sw, http.StatusUnauthorized, "unauthorized", reason)
+			return
+		}
+	}
+	h.serve(sw, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	gate := h.paused
 	h.mu.Unlock()
@@ -116,6 +171,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	if path == "" {
 		writeJSON(w, `{"couchdb":"Welcome","version":"3.3.3","vendor":{"name":"couchsource"}}`)
+		return
+	}
+	if path == "api/v1/settings" && d.opts.CHTAPI {
+		if r.Method != http.MethodGet {
+			couchError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Only GET allowed")
+			return
+		}
+		h.docGets.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(d.appSets)
 		return
 	}
 	db, rest, _ := strings.Cut(path, "/")
