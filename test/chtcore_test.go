@@ -458,6 +458,26 @@ func TestCHTCore_harnessCommandLine(t *testing.T) {
 	if sm := timing.FindStringSubmatch(stderr.String()); sm == nil || sm[1] != strconv.Itoa(len(r.DataValues)) || len(r.DataValues) == 0 {
 		t.Errorf("--timing stderr = %q; want one timing line counting the %d values", stderr.String(), len(r.DataValues))
 	}
+	// A checkout works as the bare git dir does: with the two files in a
+	// work tree, the same values.
+	if _, err := os.Stat(filepath.Join(chtCore, "api")); err != nil {
+		checkout := t.TempDir()
+		for _, f := range []string{"api/src/services/export/dhis.js", "api/src/config.js"} {
+			b, err := exec.Command("git", "--git-dir", chtCore, "show", "HEAD:"+f).Output()
+			if err != nil {
+				t.Fatalf("git show %s: %v", f, err)
+			}
+			dest := filepath.Join(checkout, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dest, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fromTree := chtCoreExport(t, checkout, "chtcore_errs", m.DataSet, mo, "")
+		diff(t, "checkout vs git dir", fromTree.raw(t), r.raw(t))
+	}
 	// A bad command line exits 2.
 	cmd = exec.Command("node", filepath.Join("bench", "chtcore", "export.js"), "--cht-core", chtCore, "--url", couch.URL(),
 		"--db", "x", "--data-set", m.DataSet, "--month", "2026-13")
