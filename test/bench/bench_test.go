@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -302,4 +303,34 @@ func FuzzCheckOutput(f *testing.F) {
 			t.Errorf("accepted %q", b)
 		}
 	})
+}
+
+func TestRun_badFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-chws", "10,x"}, `"x" is not a number of CHWs`},
+		{[]string{"-chws", "0"}, `"0" is not a number of CHWs`},
+		{[]string{"-chws", "1000000"}, `"1000000" is not a number of CHWs`},
+		{[]string{"-runs", "0"}, "-runs must be at least 1"},
+		{[]string{"-serve", "-chws", "10,20"}, "-serve takes one size"},
+		{[]string{"-nope"}, "flag provided but not defined"},
+		{[]string{"-mediator", "/nonexistent/mediator", "-cht-core", "/nonexistent"}, "mediator binary"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("run(%q) = %d, stderr %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("run(%q) printed %q", tc.args, stdout.String())
+		}
+	}
+}
+
+func TestParseSizes(t *testing.T) {
+	got, err := parseSizes(" 10000, 50000 ,200000")
+	if err != nil || !slices.Equal(got, []int{10_000, 50_000, 200_000}) {
+		t.Errorf("parseSizes = %v, %v", got, err)
+	}
 }
