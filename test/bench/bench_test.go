@@ -177,7 +177,7 @@ func TestBench_endToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := options{chws: []int{200, 30}, runs: 2, mediator: mediator, server: func(n int) *exec.Cmd {
+	opts := options{chws: []int{200}, runs: 2, mediator: mediator, server: func(n int) *exec.Cmd {
 		cmd := exec.Command(self)
 		cmd.Env = append(os.Environ(), serveEnv+"="+strconv.Itoa(n))
 		return cmd
@@ -211,10 +211,10 @@ func TestBench_endToEnd(t *testing.T) {
 	if rss, _ := strconv.Atoi(m[3]); rss < 5 {
 		t.Errorf("peak RSS %s MB: not the mediator's", m[3])
 	}
-	if got := strings.Count(stderr.String(), "mediator run"); got != 4 {
-		t.Errorf("%d mediator runs logged; want 4:\n%s", got, stderr.String())
+	if got := strings.Count(stderr.String(), "mediator run"); got != 2 {
+		t.Errorf("%d mediator runs logged; want 2:\n%s", got, stderr.String())
 	}
-	if want, got := map[bool]int{true: 4}[opts.chtCore != ""], strings.Count(stderr.String(), "CHT Core run"); got != want {
+	if want, got := map[bool]int{true: 2}[opts.chtCore != ""], strings.Count(stderr.String(), "CHT Core run"); got != want {
 		t.Errorf("%d CHT Core runs logged; want %d:\n%s", got, want, stderr.String())
 	}
 }
