@@ -30,6 +30,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -40,6 +41,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,8 +333,18 @@ type output struct {
 }
 
 func (o output) String() string {
-	return fmt.Sprintf("%.2f s wall, %.2f s CPU, %.0f MB peak RSS, %d bytes out; server: %.2f s CPU, %d requests, %.1f MB sent",
-		o.wall.Seconds(), o.cpu.Seconds(), mbOf(o.rss), len(o.stdout), o.serverCPU.Seconds(), o.requests, mbOf(o.read))
+	var kinds []string
+	for k := range o.sent {
+		kinds = append(kinds, k)
+	}
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Compare(o.sent[b], o.sent[a]) })
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s %.1f", k, mbOf(o.sent[k])))
+	}
+	return fmt.Sprintf("%.2f s wall, %.2f s CPU, %.0f MB peak RSS, %d bytes out; server: %.2f s CPU, %d requests, %.1f MB sent (%s)",
+		o.wall.Seconds(), o.cpu.Seconds(), mbOf(o.rss), len(o.stdout), o.serverCPU.Seconds(), o.requests, mbOf(o.read),
+		strings.Join(parts, ", "))
 }
 
 // waitDeadline bounds one measured child.

@@ -26,8 +26,9 @@ type sample struct {
 	rss       int64         // peak RSS of the child in bytes (rusage maxrss)
 	serverCPU time.Duration // user+sys the server spent during the run
 	outBytes  int
-	requests  int64 // requests the server answered during the run
-	read      int64 // bytes the server sent during the run
+	requests  int64            // requests the server answered during the run
+	read      int64            // bytes the server sent during the run
+	sent      map[string]int64 // read by kind (couchsource.Stats.Sent)
 }
 
 // server is a running server process.
@@ -157,7 +158,19 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd) (output, error) {
 		outBytes:  stdout.Len(),
 		requests:  after.Requests - before.Requests, // the stats endpoint is not counted
 		read:      after.Bytes - before.Bytes,
+		sent:      delta(after.Sent, before.Sent),
 	}}, nil
+}
+
+// delta returns after - before, per key, without zeros.
+func delta(after, before map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, n := range after {
+		if d := n - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
 }
 
 func tv(t syscall.Timeval) time.Duration {

@@ -345,6 +345,11 @@ func TestSource_preview(t *testing.T) {
 				if st.UserScans != 1 || st.LogScans != 1 {
 					t.Errorf("%d reads of the users, %d of the logs; want 1 and 1", st.UserScans, st.LogScans)
 				}
+				for _, k := range []string{"month", "view", "keys", "users", "logs", "docs"} {
+					if st.Sent[k] == 0 {
+						t.Errorf("nothing sent of kind %s: %v", k, st.Sent)
+					}
+				}
 				if p.Readiness == nil || p.Readiness.Expected != n || p.Readiness.Final != n || !p.Readiness.Ready {
 					t.Errorf("readiness %+v; want %d users expected and final, ready", p.Readiness, n)
 				}
@@ -419,5 +424,12 @@ func TestServe(t *testing.T) {
 	}
 	if st.Requests != 5 || st.Errors != 2 || st.DocGets != 4 {
 		t.Errorf("stats %+v; want 5 requests, 2 errors, 4 doc GETs", st)
+	}
+	var sum int64
+	for _, n := range st.Sent {
+		sum += n
+	}
+	if sum != st.Bytes || st.Sent["docs"] == 0 || st.Sent["other"] == 0 || len(st.Sent) != 2 {
+		t.Errorf("sent %v, %d bytes; want docs and other (the 401s) adding up", st.Sent, st.Bytes)
 	}
 }

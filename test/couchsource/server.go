@@ -24,6 +24,11 @@ type Stats struct {
 	LogScans    int64 // GET _all_docs of the logs database from its start or the replication-count- prefix
 	Errors      int64 // answers with a status of 400 or more (401, 404, …)
 	Bytes       int64 // bytes of the answers' bodies
+	// Sent splits Bytes by what was read: "month" (_all_docs ranges of
+	// target docs), "view" (the DHIS view), "keys" (POST _all_docs: owners,
+	// contacts), "users" (user-settings ranges), "logs" (the logs
+	// database), "docs" (single docs, settings), "other".
+	Sent        map[string]int64
 	AllDocsGets int64 // GET _all_docs pages
 	KeysPosts   int64 // POST _all_docs with keys
 	ViewGets    int64 // pages of the DHIS view
@@ -40,6 +45,8 @@ type Handler struct {
 
 	requests, errors, bytes, targetScans, userScans, logScans, allDocsGets, keysPosts, viewGets, docGets, rows atomic.Int64
 
+	sent [nSentKinds]atomic.Int64
+
 	mu     sync.Mutex
 	paused chan struct{} // while not nil, requests wait for it to close
 	user   string        // with pass, the basic auth every request must carry (RequireUser)
@@ -51,11 +58,35 @@ type Handler struct {
 // credentials. Call it before serving.
 func (h *Handler) RequireUser(user, pass string) { h.user, h.pass = user, pass }
 
-// statusWriter remembers the status and size of an answer.
+// statusWriter remembers the status, size and kind of an answer.
 type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	bytes int64
+	kind  sentKind
+}
+
+// sentKind is what an answer holds, for Stats.Sent.
+type sentKind int
+
+const (
+	sentOther sentKind = iota
+	sentMonth
+	sentView
+	sentKeys
+	sentUsers
+	sentLogs
+	sentDocs
+	nSentKinds
+)
+
+var sentNames = [nSentKinds]string{"other", "month", "view", "keys", "users", "logs", "docs"}
+
+// setKind records what the answer written to w holds.
+func setKind(w http.ResponseWriter, k sentKind) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.kind = k
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -99,7 +130,14 @@ func NewHandler(d *Data) *Handler { return &Handler{d: d} }
 
 // Stats returns what h served so far.
 func (h *Handler) Stats() Stats {
+	sent := make(map[string]int64, nSentKinds)
+	for k := range nSentKinds {
+		if n := h.sent[k].Load(); n > 0 {
+			sent[sentNames[k]] = n
+		}
+	}
 	return Stats{
+		Sent:     sent,
 		Requests: h.requests.Load(), Errors: h.errors.Load(), Bytes: h.bytes.Load(), TargetScans: h.targetScans.Load(), UserScans: h.userScans.Load(), LogScans: h.logScans.Load(),
 		AllDocsGets: h.allDocsGets.Load(),
 		KeysPosts:   h.keysPosts.Load(), ViewGets: h.viewGets.Load(), DocGets: h.docGets.Load(), Rows: h.rows.Load(),
@@ -140,6 +178,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.errors.Add(1)
 		}
 		h.bytes.Add(sw.bytes)
+		h.sent[sw.kind].Add(sw.bytes)
 	}()
 	if h.user != "" {
 		user, pass, ok := r.BasicAuth()
@@ -179,6 +218,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.docGets.Add(1)
+		setKind(w, sentDocs)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(d.appSets)
 		return
@@ -201,6 +241,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			h.allDocs(w, r, medicSeqs, nil)
 		case http.MethodPost:
 			h.keysPosts.Add(1)
+			setKind(w, sentKeys)
 			var body struct {
 				Keys *[]string `json:"keys"`
 			}
@@ -228,6 +269,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 // doc answers GET /{db}/{docid}.
 func (h *Handler) doc(w http.ResponseWriter, seqs []seq, id string) {
 	h.docGets.Add(1)
+	setKind(w, sentDocs)
 	d := h.d
 	s, idx, ok := d.lookupIn(seqs, []byte(id)) // r.URL.Path is unescaped
 	if !ok {
@@ -250,6 +292,7 @@ func (h *Handler) logs(w http.ResponseWriter, r *http.Request, rest string) {
 			h.allDocs(w, r, logsSeqs, nil)
 		case http.MethodPost:
 			h.keysPosts.Add(1)
+			setKind(w, sentKeys)
 			var body struct {
 				Keys *[]string `json:"keys"`
 			}
@@ -448,6 +491,15 @@ func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, seqs []seq, ke
 	h.allDocsGets.Add(1)
 	switch {
 	case slices.Equal(seqs, logsSeqs):
+		setKind(w, sentLogs)
+	case q.startKey == nil:
+	case strings.HasPrefix(*q.startKey, "target~"):
+		setKind(w, sentMonth)
+	case strings.HasPrefix(*q.startKey, userPrefix):
+		setKind(w, sentUsers)
+	}
+	switch {
+	case slices.Equal(seqs, logsSeqs):
 		if q.startKey == nil || *q.startKey == logPrefix {
 			h.logScans.Add(1)
 		}
@@ -521,6 +573,7 @@ func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, seqs []seq, ke
 // "doc"?} sorted by key then id.
 func (h *Handler) view(w http.ResponseWriter, r *http.Request) {
 	h.viewGets.Add(1)
+	setKind(w, sentView)
 	d := h.d
 	q, err := parseQuery(r)
 	if err != nil {
