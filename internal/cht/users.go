@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // UserSettingsPrefix starts the _id of every user-settings doc in the medic
@@ -42,12 +45,13 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 	params := url.Values{}
 	params.Set("include_docs", "true")
 	params.Set("endkey", string(encodeJSONString(UserSettingsPrefix+"\ufff0")))
+	var p fastjson.Parser // the rows of one read come one at a time
 	return c.scan(ctx, scan{op: op, path: c.dbEndpoint("_all_docs"), params: params,
 		startKey: encodeJSONString(UserSettingsPrefix)}, func(r *row) error {
 		if !r.hasDoc() {
 			return nil
 		}
-		u, ok := decodeUser(r.ID, r.Doc)
+		u, ok := decodeUser(&p, r.ID, r.Doc)
 		if !ok {
 			return nil
 		}
@@ -58,50 +62,73 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 	})
 }
 
-// decodeUser reads a user-settings doc. The name comes from the doc's name,
-// else from its _id.
-func decodeUser(id string, raw []byte) (User, bool) {
-	var w struct {
-		Type       string          `json:"type"`
-		Name       json.RawMessage `json:"name"`
-		FullName   json.RawMessage `json:"fullname"`
-		ContactID  json.RawMessage `json:"contact_id"`
-		FacilityID json.RawMessage `json:"facility_id"`
-		Roles      json.RawMessage `json:"roles"`
-		Inactive   json.RawMessage `json:"inactive"`
+// decodeUser reads a user-settings doc with p (reused across the docs of
+// one read). The name comes from the doc's name, else from its _id. Member
+// names match exactly and the first of duplicated names wins, as for a
+// JavaScript reader of the doc.
+func decodeUser(p *fastjson.Parser, id string, raw []byte) (User, bool) {
+	v, err := p.ParseBytes(raw)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		return User{}, false
 	}
 	// A deleted CHT user keeps its user-settings doc, marked inactive
 	// (shared-libs/user-management/src/users.js deleteUser): not a user.
-	if err := json.Unmarshal(raw, &w); err != nil || w.Type != "user-settings" || truthy(w.Inactive) {
+	if t, ok := stringValue(v.Get("type")); !ok || t != "user-settings" || truthyValue(v.Get("inactive")) {
 		return User{}, false
 	}
 	u := User{Name: strings.TrimPrefix(id, UserSettingsPrefix)}
-	if n, ok := jsonString(w.Name); ok && n != "" {
+	if n, ok := stringValue(v.Get("name")); ok && n != "" {
 		u.Name = n
 	}
-	u.FullName, _ = jsonString(w.FullName)
-	u.ContactID, _ = jsonString(w.ContactID)
-	u.FacilityIDs = stringOrStrings(w.FacilityID)
-	u.Roles = stringOrStrings(w.Roles)
+	u.FullName, _ = stringValue(v.Get("fullname"))
+	u.ContactID, _ = stringValue(v.Get("contact_id"))
+	u.FacilityIDs = stringOrStrings(v.Get("facility_id"))
+	u.Roles = stringOrStrings(v.Get("roles"))
 	return u, u.Name != ""
 }
 
+// stringValue returns v's string when v is a JSON string (a copy: the
+// parser's memory is reused).
+func stringValue(v *fastjson.Value) (string, bool) {
+	if v == nil || v.Type() != fastjson.TypeString {
+		return "", false
+	}
+	return string(v.GetStringBytes()), true
+}
+
+// truthyValue is JavaScript truthiness of a JSON value: false for absent,
+// null, false, 0 and "".
+func truthyValue(v *fastjson.Value) bool {
+	if v == nil {
+		return false
+	}
+	switch v.Type() {
+	case fastjson.TypeNull, fastjson.TypeFalse:
+		return false
+	case fastjson.TypeString:
+		return len(v.GetStringBytes()) > 0
+	case fastjson.TypeNumber:
+		f, err := v.Float64()
+		return err != nil || f != 0
+	}
+	return true
+}
+
 // stringOrStrings reads a JSON string or an array of strings, skipping
-// anything else.
-func stringOrStrings(raw json.RawMessage) []string {
-	if s, ok := jsonString(raw); ok {
+// empty strings and anything else.
+func stringOrStrings(v *fastjson.Value) []string {
+	if s, ok := stringValue(v); ok {
 		if s == "" {
 			return nil
 		}
 		return []string{s}
 	}
-	var elems []json.RawMessage
-	if !isArray(raw) || json.Unmarshal(raw, &elems) != nil {
+	if v == nil || v.Type() != fastjson.TypeArray {
 		return nil
 	}
 	var out []string
-	for _, e := range elems {
-		if s, ok := jsonString(e); ok && s != "" {
+	for _, e := range v.GetArray() {
+		if s, ok := stringValue(e); ok && s != "" {
 			out = append(out, s)
 		}
 	}
@@ -143,24 +170,14 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 	params.Set("include_docs", "true")
 	params.Set("endkey", string(encodeJSONString(ReplicationLogPrefix+"\ufff0")))
 	out := map[string]time.Time{}
+	var p fastjson.Parser // the rows of one read come one at a time
 	err := c.scan(ctx, scan{op: op, path: c.endpoint(c.LogsDatabase(), "_all_docs"), params: params,
 		startKey: encodeJSONString(ReplicationLogPrefix)}, func(r *row) error {
 		if !r.hasDoc() {
 			return nil
 		}
-		var w struct {
-			User json.RawMessage `json:"user"`
-			Date json.RawMessage `json:"date"`
-		}
-		if json.Unmarshal(r.Doc, &w) != nil {
-			return nil
-		}
-		user, ok := jsonString(w.User)
-		if !ok || user == "" {
-			user = strings.TrimPrefix(r.ID, ReplicationLogPrefix)
-		}
-		var ms float64
-		if json.Unmarshal(w.Date, &ms) != nil || ms <= 0 {
+		user, ms, ok := decodeReplicationLog(&p, r.ID, r.Doc)
+		if !ok {
 			return nil
 		}
 		t := time.UnixMilli(int64(ms)).UTC()
@@ -176,6 +193,29 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 		return nil, err
 	}
 	return out, nil
+}
+
+// decodeReplicationLog reads a replication-count doc: its user (else the
+// name in its _id) and its date in ms since the epoch, which must be a
+// positive finite number.
+func decodeReplicationLog(p *fastjson.Parser, id string, raw []byte) (user string, ms float64, ok bool) {
+	v, err := p.ParseBytes(raw)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		return "", 0, false
+	}
+	user, ok = stringValue(v.Get("user"))
+	if !ok || user == "" {
+		user = strings.TrimPrefix(id, ReplicationLogPrefix)
+	}
+	d := v.Get("date")
+	if d == nil || d.Type() != fastjson.TypeNumber {
+		return "", 0, false
+	}
+	ms, err = d.Float64()
+	if err != nil || ms <= 0 || math.IsInf(ms, 0) {
+		return "", 0, false
+	}
+	return user, ms, true
 }
 
 // Role is one entry of app_settings roles ({"chw": {"name":
@@ -213,7 +253,10 @@ func decodeRoles(rolesRaw, permsRaw json.RawMessage, warn warnFunc) (map[string]
 		} else {
 			perms = make(map[string][]string, len(w))
 			for name, r := range w {
-				perms[name] = stringOrStrings(r)
+				v, err := fastjson.ParseBytes(r) // r is valid JSON
+				if err == nil {
+					perms[name] = stringOrStrings(v)
+				}
 			}
 		}
 	}
