@@ -183,8 +183,15 @@ func (x *placeIndex) store(place string, i int32) {
 // after the owners' batch is flushed into b.
 func (x *placeIndex) add(owners []aggregate.Owner) error {
 	for _, o := range owners {
-		for i := len(o.Lineage) - 1; i >= 0; i-- {
-			x.put(o.Lineage[i], o.Lineage[i+1:])
+		// Ancestors are put top-down, so a known parent has known
+		// ancestors: most owners share their parent with an owner
+		// already seen.
+		if len(o.Lineage) > 0 {
+			if _, ok := x.lookup(o.Lineage[0]); !ok {
+				for i := len(o.Lineage) - 1; i >= 0; i-- {
+					x.put(o.Lineage[i], o.Lineage[i+1:])
+				}
+			}
 		}
 		x.put(o.ID, o.Lineage)
 	}
