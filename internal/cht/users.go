@@ -73,32 +73,32 @@ func decodeUser(p *fastjson.Parser, id string, raw []byte) (User, bool) {
 	}
 	// A deleted CHT user keeps its user-settings doc, marked inactive
 	// (shared-libs/user-management/src/users.js deleteUser): not a user.
-	if t, ok := stringValue(v.Get("type")); !ok || t != "user-settings" || truthyValue(v.Get("inactive")) {
+	if t, ok := fjString(v.Get("type")); !ok || t != "user-settings" || fjTruthy(v.Get("inactive")) {
 		return User{}, false
 	}
 	u := User{Name: strings.TrimPrefix(id, UserSettingsPrefix)}
-	if n, ok := stringValue(v.Get("name")); ok && n != "" {
+	if n, ok := fjString(v.Get("name")); ok && n != "" {
 		u.Name = n
 	}
-	u.FullName, _ = stringValue(v.Get("fullname"))
-	u.ContactID, _ = stringValue(v.Get("contact_id"))
-	u.FacilityIDs = stringOrStrings(v.Get("facility_id"))
-	u.Roles = stringOrStrings(v.Get("roles"))
+	u.FullName, _ = fjString(v.Get("fullname"))
+	u.ContactID, _ = fjString(v.Get("contact_id"))
+	u.FacilityIDs = fjStrings(v.Get("facility_id"))
+	u.Roles = fjStrings(v.Get("roles"))
 	return u, u.Name != ""
 }
 
-// stringValue returns v's string when v is a JSON string (a copy: the
+// fjString returns v's string when v is a JSON string (a copy: the
 // parser's memory is reused).
-func stringValue(v *fastjson.Value) (string, bool) {
+func fjString(v *fastjson.Value) (string, bool) {
 	if v == nil || v.Type() != fastjson.TypeString {
 		return "", false
 	}
 	return string(v.GetStringBytes()), true
 }
 
-// truthyValue is JavaScript truthiness of a JSON value: false for absent,
+// fjTruthy is JavaScript truthiness of a JSON value: false for absent,
 // null, false, 0 and "".
-func truthyValue(v *fastjson.Value) bool {
+func fjTruthy(v *fastjson.Value) bool {
 	if v == nil {
 		return false
 	}
@@ -114,10 +114,10 @@ func truthyValue(v *fastjson.Value) bool {
 	return true
 }
 
-// stringOrStrings reads a JSON string or an array of strings, skipping
+// fjStrings reads a JSON string or an array of strings, skipping
 // empty strings and anything else.
-func stringOrStrings(v *fastjson.Value) []string {
-	if s, ok := stringValue(v); ok {
+func fjStrings(v *fastjson.Value) []string {
+	if s, ok := fjString(v); ok {
 		if s == "" {
 			return nil
 		}
@@ -128,7 +128,7 @@ func stringOrStrings(v *fastjson.Value) []string {
 	}
 	var out []string
 	for _, e := range v.GetArray() {
-		if s, ok := stringValue(e); ok && s != "" {
+		if s, ok := fjString(e); ok && s != "" {
 			out = append(out, s)
 		}
 	}
@@ -203,7 +203,7 @@ func decodeReplicationLog(p *fastjson.Parser, id string, raw []byte) (user strin
 	if err != nil || v.Type() != fastjson.TypeObject {
 		return "", 0, false
 	}
-	user, ok = stringValue(v.Get("user"))
+	user, ok = fjString(v.Get("user"))
 	if !ok || user == "" {
 		user = strings.TrimPrefix(id, ReplicationLogPrefix)
 	}
@@ -255,7 +255,7 @@ func decodeRoles(rolesRaw, permsRaw json.RawMessage, warn warnFunc) (map[string]
 			for name, r := range w {
 				v, err := fastjson.ParseBytes(r) // r is valid JSON
 				if err == nil {
-					perms[name] = stringOrStrings(v)
+					perms[name] = fjStrings(v)
 				}
 			}
 		}

@@ -37,8 +37,8 @@ func firstMembers(raw []byte) (m map[string]json.RawMessage, ok bool) {
 	return m, true
 }
 
-// refString decodes raw with encoding/json when it is a JSON string.
-func refString(raw json.RawMessage) (string, bool) {
+// refUserString decodes raw with encoding/json when it is a JSON string.
+func refUserString(raw json.RawMessage) (string, bool) {
 	var s string
 	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 		return "", false
@@ -46,8 +46,8 @@ func refString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-func refStrings(raw json.RawMessage) []string {
-	if s, ok := refString(raw); ok {
+func refUserStrings(raw json.RawMessage) []string {
+	if s, ok := refUserString(raw); ok {
 		if s == "" {
 			return nil
 		}
@@ -59,7 +59,7 @@ func refStrings(raw json.RawMessage) []string {
 	}
 	var out []string
 	for _, e := range elems {
-		if s, ok := refString(e); ok && s != "" {
+		if s, ok := refUserString(e); ok && s != "" {
 			out = append(out, s)
 		}
 	}
@@ -72,17 +72,17 @@ func refDecodeUser(id string, raw []byte) (User, bool) {
 	if !ok {
 		return User{}, false
 	}
-	if t, ok := refString(m["type"]); !ok || t != "user-settings" || truthy(m["inactive"]) {
+	if t, ok := refUserString(m["type"]); !ok || t != "user-settings" || truthy(m["inactive"]) {
 		return User{}, false
 	}
 	u := User{Name: strings.TrimPrefix(id, UserSettingsPrefix)}
-	if n, ok := refString(m["name"]); ok && n != "" {
+	if n, ok := refUserString(m["name"]); ok && n != "" {
 		u.Name = n
 	}
-	u.FullName, _ = refString(m["fullname"])
-	u.ContactID, _ = refString(m["contact_id"])
-	u.FacilityIDs = refStrings(m["facility_id"])
-	u.Roles = refStrings(m["roles"])
+	u.FullName, _ = refUserString(m["fullname"])
+	u.ContactID, _ = refUserString(m["contact_id"])
+	u.FacilityIDs = refUserStrings(m["facility_id"])
+	u.Roles = refUserStrings(m["roles"])
 	return u, u.Name != ""
 }
 
@@ -92,7 +92,7 @@ func refDecodeReplicationLog(id string, raw []byte) (string, float64, bool) {
 	if !ok {
 		return "", 0, false
 	}
-	user, ok := refString(m["user"])
+	user, ok := refUserString(m["user"])
 	if !ok || user == "" {
 		user = strings.TrimPrefix(id, ReplicationLogPrefix)
 	}
