@@ -262,14 +262,30 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 	if !ok {
 		return tally.Object(), nil
 	}
+	// resolve looks up the org units of u's places (its contact first),
+	// once each; missing reports a place not known yet.
+	var found []placeOrgUnits
+	resolve := func(u cht.User, missing func(string)) {
+		found = found[:0]
+		for i := -1; i < len(u.FacilityIDs); i++ {
+			place := u.ContactID
+			if i >= 0 {
+				place = u.FacilityIDs[i]
+			}
+			if place == "" {
+				continue
+			}
+			if p, ok := places.get(place); ok {
+				found = append(found, p)
+			} else if missing != nil {
+				missing(place)
+			}
+		}
+	}
 	add := func(u cht.User) {
 		var ous []string
 		nearest := ""
-		for _, place := range append([]string{u.ContactID}, u.FacilityIDs...) {
-			p, ok := places.get(place)
-			if !ok {
-				continue
-			}
+		for _, p := range found {
 			ous = append(ous, p.orgUnits...)
 			if nearest == "" {
 				nearest = p.nearest
@@ -304,6 +320,7 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 			places.put(o.ID, o.Lineage)
 		}
 		for _, u := range waiting {
+			resolve(u, nil)
 			add(u)
 		}
 		waiting, missing = waiting[:0], map[string]bool{}
@@ -316,12 +333,10 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 			return nil
 		}
 		known := true
-		for _, place := range append([]string{u.ContactID}, u.FacilityIDs...) {
-			if _, ok := places.get(place); !ok && place != "" {
-				missing[place] = true
-				known = false
-			}
-		}
+		resolve(u, func(place string) {
+			missing[place] = true
+			known = false
+		})
 		if known {
 			add(u)
 			return nil
