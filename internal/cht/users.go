@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // UserSettingsPrefix starts the _id of every user-settings doc in the medic
@@ -45,13 +42,12 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 	params := url.Values{}
 	params.Set("include_docs", "true")
 	params.Set("endkey", string(encodeJSONString(UserSettingsPrefix+"\ufff0")))
-	var p fastjson.Parser // the rows of one read come one at a time
 	return c.scan(ctx, scan{op: op, path: c.dbEndpoint("_all_docs"), params: params,
 		startKey: encodeJSONString(UserSettingsPrefix)}, func(r *row) error {
 		if !r.hasDoc() {
 			return nil
 		}
-		u, ok := decodeUser(&p, r.ID, r.Doc)
+		u, ok := decodeUser(r.ID, r.Doc)
 		if !ok {
 			return nil
 		}
@@ -62,75 +58,68 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 	})
 }
 
-// decodeUser reads a user-settings doc with p (reused across the docs of
-// one read). The name comes from the doc's name, else from its _id. Member
-// names match exactly and the first of duplicated names wins, as for a
-// JavaScript reader of the doc.
-func decodeUser(p *fastjson.Parser, id string, raw []byte) (User, bool) {
-	v, err := p.ParseBytes(raw)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		return User{}, false
+// decodeUser reads a user-settings doc with the walker of jsonscan.go
+// (the doc is one row of a validated answer). The name comes from the
+// doc's name, else from its _id. Member names match exactly and the last
+// of repeated names counts, as with encoding/json.
+func decodeUser(id string, raw []byte) (User, bool) {
+	var typ, name, fullName, contactID, facilityID, roles, inactive []byte
+	it := members(raw)
+	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
+		switch string(memberName(key)) {
+		case "type":
+			typ = val
+		case "name":
+			name = val
+		case "fullname":
+			fullName = val
+		case "contact_id":
+			contactID = val
+		case "facility_id":
+			facilityID = val
+		case "roles":
+			roles = val
+		case "inactive":
+			inactive = val
+		}
 	}
 	// A deleted CHT user keeps its user-settings doc, marked inactive
 	// (shared-libs/user-management/src/users.js deleteUser): not a user.
-	if t, ok := fjString(v.Get("type")); !ok || t != "user-settings" || fjTruthy(v.Get("inactive")) {
+	if t, ok := jsonString(typ); it.bad || !ok || t != "user-settings" || truthy(inactive) {
 		return User{}, false
 	}
 	u := User{Name: strings.TrimPrefix(id, UserSettingsPrefix)}
-	if n, ok := fjString(v.Get("name")); ok && n != "" {
+	if n, ok := jsonString(name); ok && n != "" {
 		u.Name = n
 	}
-	u.FullName, _ = fjString(v.Get("fullname"))
-	u.ContactID, _ = fjString(v.Get("contact_id"))
-	u.FacilityIDs = fjStrings(v.Get("facility_id"))
-	u.Roles = fjStrings(v.Get("roles"))
+	u.FullName, _ = jsonString(fullName)
+	u.ContactID, _ = jsonString(contactID)
+	u.FacilityIDs = stringOrStrings(facilityID)
+	u.Roles = stringOrStrings(roles)
 	return u, u.Name != ""
 }
 
-// fjString returns v's string when v is a JSON string (a copy: the
-// parser's memory is reused).
-func fjString(v *fastjson.Value) (string, bool) {
-	if v == nil || v.Type() != fastjson.TypeString {
-		return "", false
-	}
-	return string(v.GetStringBytes()), true
-}
-
-// fjTruthy is JavaScript truthiness of a JSON value: false for absent,
-// null, false, 0 and "".
-func fjTruthy(v *fastjson.Value) bool {
-	if v == nil {
-		return false
-	}
-	switch v.Type() {
-	case fastjson.TypeNull, fastjson.TypeFalse:
-		return false
-	case fastjson.TypeString:
-		return len(v.GetStringBytes()) > 0
-	case fastjson.TypeNumber:
-		f, err := v.Float64()
-		return err != nil || f != 0
-	}
-	return true
-}
-
-// fjStrings reads a JSON string or an array of strings, skipping
+// stringOrStrings reads a JSON string or an array of strings, skipping
 // empty strings and anything else.
-func fjStrings(v *fastjson.Value) []string {
-	if s, ok := fjString(v); ok {
+func stringOrStrings(raw []byte) []string {
+	if s, ok := jsonString(raw); ok {
 		if s == "" {
 			return nil
 		}
 		return []string{s}
 	}
-	if v == nil || v.Type() != fastjson.TypeArray {
+	if !isArray(raw) {
 		return nil
 	}
 	var out []string
-	for _, e := range v.GetArray() {
-		if s, ok := fjString(e); ok && s != "" {
+	it := elements(raw)
+	for e, ok := it.next(); ok; e, ok = it.next() {
+		if s, ok := jsonString(e); ok && s != "" {
 			out = append(out, s)
 		}
+	}
+	if it.bad {
+		return nil
 	}
 	return out
 }
@@ -170,13 +159,12 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 	params.Set("include_docs", "true")
 	params.Set("endkey", string(encodeJSONString(ReplicationLogPrefix+"\ufff0")))
 	out := map[string]time.Time{}
-	var p fastjson.Parser // the rows of one read come one at a time
 	err := c.scan(ctx, scan{op: op, path: c.endpoint(c.LogsDatabase(), "_all_docs"), params: params,
 		startKey: encodeJSONString(ReplicationLogPrefix)}, func(r *row) error {
 		if !r.hasDoc() {
 			return nil
 		}
-		user, ms, ok := decodeReplicationLog(&p, r.ID, r.Doc)
+		user, ms, ok := decodeReplicationLog(r.ID, r.Doc)
 		if !ok {
 			return nil
 		}
@@ -197,23 +185,28 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 
 // decodeReplicationLog reads a replication-count doc: its user (else the
 // name in its _id) and its date in ms since the epoch, which must be a
-// positive finite number.
-func decodeReplicationLog(p *fastjson.Parser, id string, raw []byte) (user string, ms float64, ok bool) {
-	v, err := p.ParseBytes(raw)
-	if err != nil || v.Type() != fastjson.TypeObject {
+// positive number.
+func decodeReplicationLog(id string, raw []byte) (user string, ms float64, ok bool) {
+	var userV, dateV []byte
+	it := members(raw)
+	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
+		switch string(memberName(key)) {
+		case "user":
+			userV = val
+		case "date":
+			dateV = val
+		}
+	}
+	if it.bad || len(dateV) == 0 || isNull(dateV) {
 		return "", 0, false
 	}
-	user, ok = fjString(v.Get("user"))
+	ms, err := jsonNumber(dateV)
+	if err != nil || ms <= 0 {
+		return "", 0, false
+	}
+	user, ok = jsonString(userV)
 	if !ok || user == "" {
 		user = strings.TrimPrefix(id, ReplicationLogPrefix)
-	}
-	d := v.Get("date")
-	if d == nil || d.Type() != fastjson.TypeNumber {
-		return "", 0, false
-	}
-	ms, err = d.Float64()
-	if err != nil || ms <= 0 || math.IsInf(ms, 0) {
-		return "", 0, false
 	}
 	return user, ms, true
 }
@@ -253,10 +246,7 @@ func decodeRoles(rolesRaw, permsRaw json.RawMessage, warn warnFunc) (map[string]
 		} else {
 			perms = make(map[string][]string, len(w))
 			for name, r := range w {
-				v, err := fastjson.ParseBytes(r) // r is valid JSON
-				if err == nil {
-					perms[name] = fjStrings(v)
-				}
+				perms[name] = stringOrStrings(r)
 			}
 		}
 	}
