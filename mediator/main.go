@@ -26,11 +26,17 @@ var version = "0.2.0-dev"
 // GOMEMLIMIT (e.g. GOMEMLIMIT=off or 1GiB) to choose another.
 const defaultMemoryLimit = 100 << 20
 
-func main() {
-	app.Version = version
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+// setDefaultMemoryLimit applies defaultMemoryLimit unless GOMEMLIMIT is
+// set (the runtime has then applied it already).
+func setDefaultMemoryLimit(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
+}
+
+func main() {
+	app.Version = version
+	setDefaultMemoryLimit(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := (&cli{stdout: os.Stdout, stderr: os.Stderr}).run(ctx, os.Args[1:])
 	stop()
