@@ -197,10 +197,10 @@ func decodeReplicationLog(id string, raw []byte) (user string, ms float64, ok bo
 			dateV = val
 		}
 	}
-	if it.bad || len(dateV) == 0 || isNull(dateV) {
+	if it.bad {
 		return "", 0, false
 	}
-	ms, err := jsonNumber(dateV)
+	ms, err := jsonNumber(dateV) // absent and null are not numbers
 	if err != nil || ms <= 0 {
 		return "", 0, false
 	}

@@ -2,7 +2,6 @@ package cht
 
 import (
 	"encoding/json"
-	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,7 +77,7 @@ func refDecodeReplicationLog(id string, raw []byte) (string, float64, bool) {
 		user = strings.TrimPrefix(id, ReplicationLogPrefix)
 	}
 	var ms float64
-	if d := m["date"]; len(d) == 0 || d[0] == 'n' || json.Unmarshal(d, &ms) != nil || ms <= 0 {
+	if json.Unmarshal(m["date"], &ms) != nil || ms <= 0 { // null leaves ms at 0
 		return "", 0, false
 	}
 	return user, ms, true
@@ -181,13 +180,7 @@ func FuzzDecodeReplicationLog(f *testing.F) {
 		}
 		user, ms, ok := decodeReplicationLog("replication-count-z", doc)
 		wu, wms, wok := refDecodeReplicationLog("replication-count-z", doc)
-		if math.IsInf(wms, 0) {
-			wok = false
-		}
 		if user != wu || ms != wms || ok != wok {
-			if !ok && !wok {
-				return
-			}
 			t.Fatalf("decodeReplicationLog(%s) = %q, %v, %v; reference %q, %v, %v", doc, user, ms, ok, wu, wms, wok)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -237,6 +238,21 @@ func (x *placeIndex) get(place string) (placeOrgUnits, bool) {
 	return x.sets[i], true
 }
 
+// userPlaces yields the places of u: its contact, then its facilities,
+// skipping empty ids.
+func userPlaces(u cht.User) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if u.ContactID != "" && !yield(u.ContactID) {
+			return
+		}
+		for _, place := range u.FacilityIDs {
+			if place != "" && !yield(place) {
+				return
+			}
+		}
+	}
+}
+
 // readinessOf computes the readiness of the month just built in b. The
 // users are streamed: each is classified as it is read, with the org
 // units of its places from places; those no owner of the month showed are
@@ -262,27 +278,21 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 	if !ok {
 		return tally.Object(), nil
 	}
-	// resolve looks up the org units of u's places (its contact first),
-	// once each; missing reports a place not known yet.
-	var found []placeOrgUnits
-	resolve := func(u cht.User, missing func(string)) {
-		found = found[:0]
-		for i := -1; i < len(u.FacilityIDs); i++ {
-			place := u.ContactID
-			if i >= 0 {
-				place = u.FacilityIDs[i]
-			}
-			if place == "" {
-				continue
-			}
+	// placesOf returns the org units of u's known places, its contact
+	// first, each looked up once; missing gets the places not known yet.
+	var buf []placeOrgUnits
+	placesOf := func(u cht.User, missing func(string)) []placeOrgUnits {
+		buf = buf[:0]
+		for place := range userPlaces(u) {
 			if p, ok := places.get(place); ok {
-				found = append(found, p)
+				buf = append(buf, p)
 			} else if missing != nil {
 				missing(place)
 			}
 		}
+		return buf
 	}
-	add := func(u cht.User) {
+	add := func(u cht.User, found []placeOrgUnits) {
 		var ous []string
 		nearest := ""
 		for _, p := range found {
@@ -320,8 +330,7 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 			places.put(o.ID, o.Lineage)
 		}
 		for _, u := range waiting {
-			resolve(u, nil)
-			add(u)
+			add(u, placesOf(u, nil))
 		}
 		waiting, missing = waiting[:0], map[string]bool{}
 		return nil
@@ -333,12 +342,12 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 			return nil
 		}
 		known := true
-		resolve(u, func(place string) {
+		found := placesOf(u, func(place string) {
 			missing[place] = true
 			known = false
 		})
 		if known {
-			add(u)
+			add(u, found)
 			return nil
 		}
 		waiting = append(waiting, u)
