@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/cht"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/readiness"
@@ -317,7 +319,7 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 	// such places.
 	var waiting []cht.User
 	missing := map[string]bool{}
-	fetch := func() error {
+	fetch := func(ctx context.Context) error {
 		if len(missing) == 0 {
 			return nil
 		}
@@ -336,37 +338,86 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 		return nil
 	}
 	batch := max(s.batchDocs, 1)
-	var fetchErr error
-	err := us.Users(ctx, func(u cht.User) error {
-		if len(u.Roles) == 0 || !settings.ComputesTargets(u.Roles) {
-			return nil
-		}
-		known := true
-		found := placesOf(u, func(place string) {
-			missing[place] = true
-			known = false
-		})
-		if known {
-			add(u, found)
-			return nil
-		}
-		waiting = append(waiting, u)
-		if len(missing) >= batch {
-			fetchErr = fetch()
-			return fetchErr
+	err := eachUserBatch(ctx, op, us, settings, func(ctx context.Context, users []cht.User) error {
+		for _, u := range users {
+			known := true
+			found := placesOf(u, func(place string) {
+				missing[place] = true
+				known = false
+			})
+			if known {
+				add(u, found)
+				continue
+			}
+			waiting = append(waiting, u)
+			if len(missing) >= batch {
+				if err := fetch(ctx); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
-	switch {
-	case fetchErr != nil:
-		return nil, fetchErr
-	case err != nil:
-		return nil, fmt.Errorf("%s: read CHT users: %w", op, err)
+	if err != nil {
+		return nil, err
 	}
-	if err := fetch(); err != nil {
+	if err := fetch(ctx); err != nil {
 		return nil, err
 	}
 	return tally.Object(), nil
+}
+
+// userBatch is how many users eachUserBatch decodes ahead of their
+// classification, per hand-over.
+const userBatch = 256
+
+// eachUserBatch reads the users whose roles compute targets and hands them
+// to fn in batches, in _id order: the user-settings docs are read and
+// decoded in one goroutine while fn classifies the previous batch in
+// another, so the two run on two cores. A failed read is wrapped; fn's
+// error is returned as is, and either stops the other.
+func eachUserBatch(ctx context.Context, op string, us UserSource, settings cht.Settings, fn func(context.Context, []cht.User) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan []cht.User, 2)
+	g.Go(func() error {
+		defer close(batches)
+		cur := make([]cht.User, 0, userBatch)
+		send := func() error {
+			select {
+			case batches <- cur:
+				cur = make([]cht.User, 0, userBatch)
+				return nil
+			case <-gctx.Done():
+				return context.Cause(gctx)
+			}
+		}
+		err := us.Users(gctx, func(u cht.User) error {
+			if len(u.Roles) == 0 || !settings.ComputesTargets(u.Roles) {
+				return nil
+			}
+			cur = append(cur, u)
+			if len(cur) == cap(cur) {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && len(cur) > 0 {
+			err = send()
+		}
+		if err != nil {
+			return fmt.Errorf("%s: read CHT users: %w", op, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for users := range batches {
+			if err := fn(gctx, users); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return g.Wait()
 }
 
 // Readiness builds the month of req and returns its readiness. A month that

@@ -346,3 +346,102 @@ func TestPlaceIndex_ids(t *testing.T) {
 		t.Errorf("p1 %+v and its parent h1 %+v; want the same org units", a, h)
 	}
 }
+
+// pagedUsers lists users and fails after failAfter of them when err is set.
+type pagedUsers struct {
+	users     []cht.User
+	failAfter int
+	err       error
+	stopped   error // the error fn returned, if any
+}
+
+func (p *pagedUsers) Users(_ context.Context, fn func(cht.User) error) error {
+	for i, u := range p.users {
+		if p.err != nil && i == p.failAfter {
+			return p.err
+		}
+		if err := fn(u); err != nil {
+			p.stopped = err
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pagedUsers) LastReplications(context.Context) (map[string]time.Time, error) {
+	return nil, nil
+}
+
+// eachUserBatch hands over the users that compute targets, in order, in
+// batches; a failed read is wrapped with the operation, fn's error comes
+// back as is and stops the read.
+func TestEachUserBatch(t *testing.T) {
+	settings := cht.Settings{Roles: map[string]cht.Role{"chw": {Offline: true}, "supervisor": {}}}
+	var users, want []string
+	var list []cht.User
+	for i := range 10*userBatch + 7 { // more batches than the hand-over holds
+		u := cht.User{Name: fmt.Sprintf("u%04d", i), Roles: []string{"chw"}}
+		switch i % 5 {
+		case 1:
+			u.Roles = []string{"supervisor"} // online: computes no targets
+		case 2:
+			u.Roles = nil
+		default:
+			want = append(want, u.Name)
+		}
+		list = append(list, u)
+	}
+	readFailed := errors.New("connection reset")
+	classifyFailed := errors.New("owners unreachable")
+	tests := []struct {
+		name      string
+		src       *pagedUsers
+		failOn    int // fn fails on its failOn-th call when > 0
+		want      []string
+		wantErr   error
+		errPrefix string
+	}{
+		{name: "all users in order", src: &pagedUsers{users: list}, want: want},
+		{name: "no users", src: &pagedUsers{}, want: nil},
+		{name: "read fails", src: &pagedUsers{users: list, failAfter: userBatch + 3, err: readFailed},
+			wantErr: readFailed, errPrefix: "build ds 202406: read CHT users: "},
+		{name: "fn fails", src: &pagedUsers{users: list}, failOn: 1, wantErr: classifyFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			users = users[:0]
+			calls := 0
+			err := eachUserBatch(context.Background(), "build ds 202406", tt.src, settings, func(_ context.Context, batch []cht.User) error {
+				calls++
+				if len(batch) == 0 || len(batch) > userBatch {
+					t.Errorf("batch of %d users; want 1 to %d", len(batch), userBatch)
+				}
+				if calls == tt.failOn {
+					return classifyFailed
+				}
+				for _, u := range batch {
+					if u.Roles == nil || !settings.ComputesTargets(u.Roles) {
+						t.Errorf("user %s (roles %v) handed over; computes no targets", u.Name, u.Roles)
+					}
+					users = append(users, u.Name)
+				}
+				return nil
+			})
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if !slices.Equal(users, tt.want) {
+					t.Errorf("got %d users %v…; want %d", len(users), users[:min(len(users), 5)], len(tt.want))
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) || !strings.HasPrefix(err.Error(), tt.errPrefix) {
+				t.Fatalf("err = %v; want %v prefixed %q", err, tt.wantErr, tt.errPrefix)
+			}
+			if tt.wantErr == classifyFailed && (err != classifyFailed || tt.src.stopped == nil) {
+				t.Errorf("err = %v, read stopped by %v; want fn's error as is, and the read stopped", err, tt.src.stopped)
+			}
+		})
+	}
+}
