@@ -145,8 +145,8 @@ func parseUUID(s string) (u [16]byte, ok bool) {
 			i--
 			continue
 		}
-		hi, lo := unhex(s[i]), unhex(s[i+1])
-		if hi < 0 || lo < 0 {
+		hi, lo := hexValue[s[i]], hexValue[s[i+1]]
+		if hi|lo < 0 {
 			return u, false
 		}
 		u[j] = byte(hi<<4 | lo)
@@ -155,15 +155,20 @@ func parseUUID(s string) (u [16]byte, ok bool) {
 	return u, true
 }
 
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c - 'a' + 10)
+// hexValue is the value of each lower-case hex digit, -1 for other bytes.
+var hexValue = func() (t [256]int8) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = int8(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = int8(c - 'a' + 10)
+		default:
+			t[c] = -1
+		}
 	}
-	return -1
-}
+	return t
+}()
 
 func (x *placeIndex) lookup(place string) (int32, bool) {
 	if u, ok := parseUUID(place); ok {
@@ -186,15 +191,30 @@ func (x *placeIndex) store(place string, i int32) {
 // after the owners' batch is flushed into b.
 func (x *placeIndex) add(owners []aggregate.Owner) error {
 	for _, o := range owners {
+		if len(o.Lineage) == 0 {
+			x.put(o.ID, nil)
+			continue
+		}
 		// Ancestors are put top-down, so a known parent has known
 		// ancestors: most owners share their parent with an owner
 		// already seen.
-		if len(o.Lineage) > 0 {
-			if _, ok := x.lookup(o.Lineage[0]); !ok {
-				for i := len(o.Lineage) - 1; i >= 0; i-- {
-					x.put(o.Lineage[i], o.Lineage[i+1:])
-				}
+		parent, ok := x.lookup(o.Lineage[0])
+		if !ok {
+			for i := len(o.Lineage) - 1; i >= 0; i-- {
+				x.put(o.Lineage[i], o.Lineage[i+1:])
 			}
+			if parent, ok = x.lookup(o.Lineage[0]); !ok { // an empty id
+				x.put(o.ID, o.Lineage)
+				continue
+			}
+		}
+		// Most owners (a CHW's person) have no org unit of their own:
+		// they have their parent's, as put would find. The owner's own
+		// doc tells its lineage, so it is recorded even when a child's
+		// lineage named the owner first.
+		if o.ID != "" && len(x.b.OrgUnitsUnder(o.ID, nil)) == 0 {
+			x.store(o.ID, parent)
+			continue
 		}
 		x.put(o.ID, o.Lineage)
 	}
@@ -294,8 +314,9 @@ func (s *Service) readinessOf(ctx context.Context, op string, req Request, setti
 		}
 		return buf
 	}
+	var ous []string // reused: the tally keeps no user's org units
 	add := func(u cht.User, found []placeOrgUnits) {
-		var ous []string
+		ous = ous[:0]
 		nearest := ""
 		for _, p := range found {
 			ous = append(ous, p.orgUnits...)

@@ -445,3 +445,61 @@ func TestEachUserBatch(t *testing.T) {
 		})
 	}
 }
+
+// placeIndex.add gives each owner and ancestor the org units at and above
+// it, and the nearest of them.
+func TestPlaceIndex_add(t *testing.T) {
+	f := specExample()
+	f.contacts = append(f.contacts,
+		aggregate.Contact{ID: "pm", Name: "Mapped person", Lineage: []string{"h1", "d1"},
+			OrgUnits: []aggregate.OrgUnitMapping{{OrgUnit: "ouPerson001"}}},
+		aggregate.Contact{ID: "d2", Name: "District Two", OrgUnits: []aggregate.OrgUnitMapping{{OrgUnit: "ouDistrict2"}}})
+	hc := []string{"ouDistrict1", "ouHc0000001"}
+	tests := []struct {
+		name    string
+		owners  []aggregate.Owner
+		place   string
+		want    []string
+		nearest string
+	}{
+		{name: "person under a known parent", place: "p2",
+			owners: []aggregate.Owner{{ID: "p1", Lineage: []string{"h1", "d1"}}, {ID: "p2", Lineage: []string{"h1", "d1"}}},
+			want:   hc, nearest: "ouHc0000001"},
+		{name: "ancestors of the first owner", place: "h1",
+			owners: []aggregate.Owner{{ID: "p1", Lineage: []string{"h1", "d1"}}}, want: hc, nearest: "ouHc0000001"},
+		{name: "unmapped area between", place: "p1",
+			owners: []aggregate.Owner{{ID: "p1", Lineage: []string{"a1", "h1", "d1"}}}, want: hc, nearest: "ouHc0000001"},
+		{name: "owner with an org unit of its own", place: "pm",
+			owners: []aggregate.Owner{{ID: "p1", Lineage: []string{"h1", "d1"}}, {ID: "pm", Lineage: []string{"h1", "d1"}}},
+			want:   []string{"ouDistrict1", "ouHc0000001", "ouPerson001"}, nearest: "ouPerson001"},
+		{name: "owner without lineage", place: "d1",
+			owners: []aggregate.Owner{{ID: "d1"}}, want: []string{"ouDistrict1"}, nearest: "ouDistrict1"},
+		{name: "empty ancestor id", place: "p3",
+			owners: []aggregate.Owner{{ID: "p3", Lineage: []string{"", "d1"}}}, want: []string{"ouDistrict1"}, nearest: "ouDistrict1"},
+		{name: "an owner's own doc over a child's lineage", place: "a1",
+			owners: []aggregate.Owner{{ID: "p1", Lineage: []string{"a1", "h1", "d1"}}, {ID: "a1", Lineage: []string{"d2"}}},
+			want:   []string{"ouDistrict2"}, nearest: "ouDistrict2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := aggregate.NewBuilder(aggregate.Options{DataSet: "dsMonthly01"}, f.settings.DataSets, f.settings.Targets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range f.contacts {
+				b.AddContact(c)
+			}
+			x := newPlaceIndex(b)
+			if err := x.add(tt.owners); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := x.get(tt.place)
+			if !ok {
+				t.Fatalf("place %s not found", tt.place)
+			}
+			if !slices.Equal(got.orgUnits, tt.want) || got.nearest != tt.nearest {
+				t.Errorf("place %s: org units %v nearest %q; want %v nearest %q", tt.place, got.orgUnits, got.nearest, tt.want, tt.nearest)
+			}
+		})
+	}
+}
