@@ -34,9 +34,26 @@ func setDefaultMemoryLimit(lookupEnv func(string) (string, bool)) {
 	}
 }
 
+// defaultGCPercent is the Go runtime's GC target when GOGC is not set: the
+// heap may grow to three times the live heap (the runtime's default is
+// twice) before a collection. For a month up to about 100 000 CHWs this
+// trades about 20 MB of RSS for about 7% less CPU and wall time (a
+// 50 000-CHW preview: 0.67 s and 74 MB against 0.63 s and 93 MB, measured
+// in interleaved runs); above that defaultMemoryLimit governs and nothing
+// changes. Set GOGC to choose another.
+const defaultGCPercent = 200
+
+// setDefaultGCPercent applies defaultGCPercent unless GOGC is set.
+func setDefaultGCPercent(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+}
+
 func main() {
 	app.Version = version
 	setDefaultMemoryLimit(os.LookupEnv)
+	setDefaultGCPercent(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := (&cli{stdout: os.Stdout, stderr: os.Stderr}).run(ctx, os.Args[1:])
 	stop()

@@ -29,3 +29,27 @@ func TestSetDefaultMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestSetDefaultGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	tests := []struct {
+		name string
+		env  map[string]string
+		set  int // the GC percent before the call
+		want int
+	}{
+		{"unset: the default", map[string]string{}, 100, defaultGCPercent},
+		{"set: left as the runtime applied it", map[string]string{"GOGC": "50"}, 50, 50},
+		{"off: left off", map[string]string{"GOGC": "off"}, -1, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			debug.SetGCPercent(tt.set)
+			setDefaultGCPercent(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if got := debug.SetGCPercent(tt.set); got != tt.want {
+				t.Errorf("GC percent = %d; want %d", got, tt.want)
+			}
+		})
+	}
+}
