@@ -9,7 +9,9 @@ package cht
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -29,7 +31,10 @@ func skipWS(b []byte, i int) int {
 // stringEnd returns the index just past the JSON string starting at b[i]
 // (b[i] == '"'), or -1 when it does not end.
 func stringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
+	for j := i + 1; ; j++ {
+		if j = stringStop(b, j); j >= len(b) {
+			return -1
+		}
 		switch b[j] {
 		case '\\':
 			j++
@@ -37,7 +42,31 @@ func stringEnd(b []byte, i int) int {
 			return j + 1
 		}
 	}
-	return -1
+}
+
+// stringStop returns the index of the first byte of b at or after j that
+// ends a run of plain string bytes: '"', '\\' or a control character;
+// len(b) when there is none. It tests eight bytes at a time: a byte equal
+// to c is a zero byte of x^(c×0x01…01), and (v-0x01…01)&^v&0x80…80 marks
+// the zero bytes of v, with false marks only above a true one, so the
+// lowest mark is exact (likewise x-0x20…20 for the bytes below 0x20).
+func stringStop(b []byte, j int) int {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	for ; j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(b[j:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		m := ((q - ones) &^ q) | ((bs - ones) &^ bs) | ((x - ones*0x20) &^ x)
+		if m &= high; m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+	}
+	for j < len(b) && strSafe[b[j]] {
+		j++
+	}
+	return j
 }
 
 // valueEnd returns the index just past the JSON value starting at b[i], or
@@ -230,10 +259,8 @@ func plainString(raw []byte) ([]byte, bool) {
 		return nil, false
 	}
 	inner := raw[1 : len(raw)-1]
-	for _, c := range inner {
-		if c == '\\' || c == '"' || c < 0x20 {
-			return nil, false
-		}
+	if stringStop(inner, 0) < len(inner) {
+		return nil, false
 	}
 	if !utf8.Valid(inner) {
 		return nil, false

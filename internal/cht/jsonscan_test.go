@@ -166,3 +166,66 @@ func TestCallbackError(t *testing.T) {
 		t.Errorf("callbackError = %v", e)
 	}
 }
+
+// naiveStringStop is stringStop one byte at a time.
+func naiveStringStop(b []byte, j int) int {
+	for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
+		j++
+	}
+	return j
+}
+
+func TestStringStop(t *testing.T) {
+	tests := []struct {
+		in   string
+		from int
+		want int
+	}{
+		{``, 0, 0},
+		{`abc`, 0, 3},
+		{`abcdefgh`, 0, 8},
+		{`abcdefghij"`, 0, 10},
+		{`abcdefg"ijklmnop`, 0, 7},
+		{`"`, 0, 0},
+		{`ab\"cdefghijklm`, 0, 2},
+		{"abcdefghijk\x1fmn", 0, 11},
+		{"abcdefghijk\x7fmn", 0, 14}, // DEL is plain
+		{"ab\x00", 0, 2},
+		{"aaaaaaa\x20\"", 0, 8}, // space is plain; the quote right after it
+		{"é€😀aaaaaaaaaaaaa\"", 0, 22},
+		{"\xff\xfe\xa0\x9f\x80\x81\x82\x83\"", 0, 8}, // high bytes never stop
+		{`abc"defghijklmnopqrst"`, 4, 21},
+		{`abc"defghijklmnopqrst"`, 22, 22},
+	}
+	for _, tt := range tests {
+		if got := stringStop([]byte(tt.in), tt.from); got != tt.want {
+			t.Errorf("stringStop(%q, %d) = %d; want %d", tt.in, tt.from, got, tt.want)
+		}
+		if got := naiveStringStop([]byte(tt.in), tt.from); got != tt.want {
+			t.Errorf("naive(%q, %d) = %d; want %d (bad case)", tt.in, tt.from, got, tt.want)
+		}
+	}
+	// Every single special byte at every position of a 24-byte run.
+	for _, c := range []byte{'"', '\\', 0x00, 0x01, 0x10, 0x1f} {
+		for pos := range 24 {
+			b := []byte(strings.Repeat("x\x20\x7f\x80\xff", 5)[:24])
+			b[pos] = c
+			if got := stringStop(b, 0); got != pos {
+				t.Errorf("stringStop with %#x at %d = %d", c, pos, got)
+			}
+		}
+	}
+}
+
+func FuzzStringStop(f *testing.F) {
+	f.Add([]byte(`abcdefghij"`), 0)
+	f.Add([]byte("é\x1f\\\"abcdefghijklmnop"), 3)
+	f.Fuzz(func(t *testing.T, b []byte, from int) {
+		if from < 0 || from > len(b) {
+			return
+		}
+		if got, want := stringStop(b, from), naiveStringStop(b, from); got != want {
+			t.Fatalf("stringStop(%q, %d) = %d; want %d", b, from, got, want)
+		}
+	})
+}

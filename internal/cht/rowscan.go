@@ -156,9 +156,7 @@ value:
 	case '"':
 		// Most strings have no escape: find the closing quote here.
 		j := i + 1
-		for j < n && strSafe[b[j]] {
-			j++
-		}
+		j = stringStop(b, j)
 		if j < n && b[j] == '"' {
 			i = j + 1
 			goto end
@@ -207,9 +205,7 @@ key:
 	}
 	{
 		j := i + 1
-		for j < n && strSafe[b[j]] {
-			j++
-		}
+		j = stringStop(b, j)
 		if j < n && b[j] == '"' {
 			j++
 		} else {
@@ -299,9 +295,7 @@ func (s *scanner) str(b []byte, i int) (int, int) {
 	n := len(b)
 	j := i + 1
 	for {
-		for j < n && strSafe[b[j]] {
-			j++
-		}
+		j = stringStop(b, j)
 		if j >= n {
 			return j, scanMore
 		}

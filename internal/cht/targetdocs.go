@@ -386,14 +386,8 @@ func fastName(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
-	j := i + 1
-	for j < len(b) && b[j] != '"' {
-		if b[j] == '\\' {
-			return nil, 0, false
-		}
-		j++
-	}
-	if j >= len(b) {
+	j := stringStop(b, i+1)
+	if j >= len(b) || b[j] != '"' { // an escape (or a control character): the slow path
 		return nil, 0, false
 	}
 	name := b[i+1 : j]
