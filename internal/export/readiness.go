@@ -276,9 +276,9 @@ func userPlaces(u cht.User) iter.Seq[string] {
 }
 
 // readinessOf computes the readiness of the month just built in b. The
-// users are streamed: each is classified as it is read, with the org
-// units of its places from places; those no owner of the month showed are
-// fetched in batches.
+// users are streamed (eachUserBatch): each batch is classified while the
+// next is read, with the org units of the users' places from places;
+// places no owner of the month showed are fetched in batches.
 func (s *Service) readinessOf(ctx context.Context, op string, req Request, settings cht.Settings, b *aggregate.Builder,
 	res aggregate.Result, docs userDocs, places *placeIndex, logs <-chan logRead) (*readiness.Object, error) {
 	var lr logRead
