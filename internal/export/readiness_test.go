@@ -503,3 +503,58 @@ func TestPlaceIndex_add(t *testing.T) {
 		})
 	}
 }
+
+// failingUsers fails the users read after some users, or the fetch of the
+// users' contacts that no owner of the month showed.
+type failingUsers struct {
+	*usersCHT
+	usersErr  error // after the first two users
+	ownersErr error // when asked for p2, a contact only a user names
+}
+
+func (f *failingUsers) Users(ctx context.Context, fn func(cht.User) error) error {
+	if f.usersErr == nil {
+		return f.usersCHT.Users(ctx, fn)
+	}
+	for _, u := range f.users[:2] {
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return f.usersErr
+}
+
+func (f *failingUsers) Owners(ctx context.Context, ids []string) ([]aggregate.Owner, error) {
+	if f.ownersErr != nil && slices.Contains(ids, "p2") {
+		return nil, f.ownersErr
+	}
+	return f.usersCHT.Owners(ctx, ids)
+}
+
+// A readiness read that fails fails the preview with what failed, never a
+// readiness computed without it.
+func TestPreview_readinessReadFails(t *testing.T) {
+	reset := errors.New("connection reset by peer")
+	tests := []struct {
+		name    string
+		src     *failingUsers
+		wantMsg string
+	}{
+		{"users read", &failingUsers{usersCHT: districtUsers(), usersErr: reset},
+			"build dsMonthly01 202406: read CHT users: connection reset by peer"},
+		{"users' contacts", &failingUsers{usersCHT: districtUsers(), ownersErr: reset},
+			"build dsMonthly01 202406: read the contacts of CHT users: connection reset by peer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newGateService(t, tt.src, 1, julyNow)
+			p, err := s.Preview(context.Background(), Request{DataSet: "dsMonthly01", Period: june(t)})
+			if err == nil {
+				t.Fatalf("preview = %+v; want an error", p.Readiness)
+			}
+			if !errors.Is(err, reset) || err.Error() != tt.wantMsg || IsInputError(err) {
+				t.Errorf("err = %q (input error %v); want %q wrapping the read's error", err, IsInputError(err), tt.wantMsg)
+			}
+		})
+	}
+}
