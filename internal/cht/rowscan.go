@@ -155,8 +155,7 @@ value:
 		goto value
 	case '"':
 		// Most strings have no escape: find the closing quote here.
-		j := i + 1
-		j = stringStop(b, j)
+		j := stringStop(b, i+1)
 		if j < n && b[j] == '"' {
 			i = j + 1
 			goto end
@@ -204,8 +203,7 @@ key:
 		return i, scanBad
 	}
 	{
-		j := i + 1
-		j = stringStop(b, j)
+		j := stringStop(b, i+1)
 		if j < n && b[j] == '"' {
 			j++
 		} else {

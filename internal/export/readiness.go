@@ -191,34 +191,34 @@ func (x *placeIndex) store(place string, i int32) {
 // after the owners' batch is flushed into b.
 func (x *placeIndex) add(owners []aggregate.Owner) error {
 	for _, o := range owners {
-		if len(o.Lineage) == 0 {
-			x.put(o.ID, nil)
-			continue
-		}
-		// Ancestors are put top-down, so a known parent has known
-		// ancestors: most owners share their parent with an owner
-		// already seen.
-		parent, ok := x.lookup(o.Lineage[0])
-		if !ok {
-			for i := len(o.Lineage) - 1; i >= 0; i-- {
-				x.put(o.Lineage[i], o.Lineage[i+1:])
-			}
-			if parent, ok = x.lookup(o.Lineage[0]); !ok { // an empty id
-				x.put(o.ID, o.Lineage)
-				continue
-			}
-		}
 		// Most owners (a CHW's person) have no org unit of their own:
 		// they have their parent's, as put would find. The owner's own
 		// doc tells its lineage, so it is recorded even when a child's
 		// lineage named the owner first.
-		if o.ID != "" && len(x.b.OrgUnitsUnder(o.ID, nil)) == 0 {
+		if parent, ok := x.parentOf(o.Lineage); ok && o.ID != "" && len(x.b.OrgUnitsUnder(o.ID, nil)) == 0 {
 			x.store(o.ID, parent)
 			continue
 		}
 		x.put(o.ID, o.Lineage)
 	}
 	return nil
+}
+
+// parentOf returns the index of the first place of lineage (parent
+// first), putting the lineage first when that place is not known yet.
+// Ancestors are put top-down, so a known parent has known ancestors: most
+// owners share their parent with an owner already seen.
+func (x *placeIndex) parentOf(lineage []string) (int32, bool) {
+	if len(lineage) == 0 {
+		return 0, false
+	}
+	if i, ok := x.lookup(lineage[0]); ok {
+		return i, true
+	}
+	for i := len(lineage) - 1; i >= 0; i-- {
+		x.put(lineage[i], lineage[i+1:])
+	}
+	return x.lookup(lineage[0]) // not found for an empty id
 }
 
 // put records place, whose ancestors are lineage (parent first), once. A

@@ -317,9 +317,10 @@ func TestParseUUID(t *testing.T) {
 	}
 }
 
-// placeIndex keeps uuid and other ids apart, and never confuses two.
-func TestPlaceIndex_ids(t *testing.T) {
-	f := specExample()
+// placeIndexOf returns an empty place index over a builder of f's
+// contacts for dsMonthly01.
+func placeIndexOf(t *testing.T, f *fakeCHT) *placeIndex {
+	t.Helper()
 	b, err := aggregate.NewBuilder(aggregate.Options{DataSet: "dsMonthly01"}, f.settings.DataSets, f.settings.Targets)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +328,12 @@ func TestPlaceIndex_ids(t *testing.T) {
 	for _, c := range f.contacts {
 		b.AddContact(c)
 	}
-	x := newPlaceIndex(b)
+	return newPlaceIndex(b)
+}
+
+// placeIndex keeps uuid and other ids apart, and never confuses two.
+func TestPlaceIndex_ids(t *testing.T) {
+	x := placeIndexOf(t, specExample())
 	const p1 = "00015eab-e868-484d-a8c8-dead223021f9"
 	_ = x.add([]aggregate.Owner{{ID: p1, Lineage: []string{"h1", "d1"}}, {ID: "P-UPPER", Lineage: []string{"d1"}}})
 	for _, id := range []string{p1, "h1", "d1", "P-UPPER"} {
@@ -482,14 +488,7 @@ func TestPlaceIndex_add(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := aggregate.NewBuilder(aggregate.Options{DataSet: "dsMonthly01"}, f.settings.DataSets, f.settings.Targets)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range f.contacts {
-				b.AddContact(c)
-			}
-			x := newPlaceIndex(b)
+			x := placeIndexOf(t, f)
 			if err := x.add(tt.owners); err != nil {
 				t.Fatal(err)
 			}
