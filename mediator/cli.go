@@ -13,6 +13,7 @@ import (
 
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/app"
 	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/config"
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/hugepages"
 )
 
 // Exit codes.
@@ -45,6 +46,10 @@ type cli struct {
 	// red redacts the credentials of the loaded config (setup) from what
 	// the commands print; before setup, the rules that need none.
 	red interface{ String(string) string }
+	// heap, when set, prepares the heap of a one-shot build (preview,
+	// export, readiness) once the configuration is loaded: main sets it
+	// to mark the heap for huge pages (hugepages.Heap); tests leave it nil.
+	heap func() (hugepages.Result, error)
 }
 
 // run executes one command and returns the process exit code.
@@ -270,6 +275,14 @@ func (c *cli) prepare(cmd string, build app.BuildArgs, path string, sets setFlag
 	cfg, log, ok := c.setup(path, sets)
 	if !ok {
 		return app.Request{}, nil, false
+	}
+	if c.heap != nil {
+		r, err := c.heap()
+		if err != nil {
+			log.Warn("cannot mark the heap for huge pages; the build runs without them", "err", err)
+		} else {
+			log.Debug("heap and transparent huge pages", "thp_mode", r.Mode, "marked_mib", r.Advised>>20, "skipped", r.Skipped)
+		}
 	}
 	svc, err := app.NewExportService(cfg, log, withDHIS2)
 	if err != nil {

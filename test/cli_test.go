@@ -72,6 +72,56 @@ func chtEnv(db string) []string {
 	}
 }
 
+// TestCLI_previewHeapHugePages checks that a one-shot build marks its heap
+// for transparent huge pages where the kernel's mode asks for it (madvise),
+// as much as the default soft memory limit (100 MiB), and that Go's own
+// GODEBUG=disablethp=1 turns it off.
+func TestCLI_previewHeapHugePages(t *testing.T) {
+	requireServer(t)
+	m := cliDB(t)
+	raw, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	mode := ""
+	for _, f := range strings.Fields(string(raw)) {
+		if strings.HasPrefix(f, "[") {
+			mode = strings.Trim(f, "[]")
+		}
+	}
+	heapLine := func(godebug string) map[string]any {
+		t.Helper()
+		env := append(chtEnv("cli"), "MEDIATOR_LOG_LEVEL=debug", "MEDIATOR_LOG_FORMAT=json")
+		if godebug != "" {
+			env = append(env, "GODEBUG="+godebug)
+		}
+		code, _, stderr := run(t, env, "preview", "--data-set", m.DataSet, "--period", "202610")
+		if code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+		}
+		for line := range strings.Lines(stderr) {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "heap and transparent huge pages" {
+				return rec
+			}
+		}
+		t.Fatalf("no heap line in stderr:\n%s", stderr)
+		return nil
+	}
+	rec := heapLine("")
+	if rec["thp_mode"] != mode {
+		t.Errorf("thp_mode = %v, want the kernel's %q", rec["thp_mode"], mode)
+	}
+	wantMiB := 0.0
+	if mode == "madvise" {
+		wantMiB = 100
+	}
+	if rec["marked_mib"] != wantMiB || (wantMiB == 0) != (rec["skipped"] != "") {
+		t.Errorf("with THP mode %q: %v; want %v MiB marked", mode, rec, wantMiB)
+	}
+	rec = heapLine("disablethp=1")
+	if rec["marked_mib"] != 0.0 || rec["skipped"] == "" {
+		t.Errorf("with GODEBUG=disablethp=1: %v; want nothing marked, with the reason", rec)
+	}
+}
+
 func TestCLI_preview(t *testing.T) {
 	requireServer(t)
 	m := cliDB(t)

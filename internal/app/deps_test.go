@@ -17,7 +17,7 @@ const module = "github.com/cht-dhis2-mediator/cht-dhis2-mediator"
 // allowedInternal lists, per package, the internal packages it may import
 // directly. "*" allows every internal package.
 var allowedInternal = map[string][]string{
-	"mediator":           {"app", "config"},
+	"mediator":           {"app", "config", "hugepages"},
 	"internal/app":       {"*"},
 	"internal/httpapi":   {"export", "openhim", "aggregate", "validate", "redact", "flight"},
 	"internal/export":    {"aggregate", "validate", "cht", "dhis2", "flight", "readiness"},
@@ -34,6 +34,7 @@ var allowedInternal = map[string][]string{
 	"internal/redact":    {},
 	"internal/flight":    {},
 	"internal/redirect":  {},
+	"internal/hugepages": {}, // process-level: the main program only
 	"internal/testutil":  {}, // imported by tests only
 	"mediator-config":    {},
 }
@@ -56,6 +57,7 @@ var forbidden = map[string][]string{
 	"internal/redact":    {"net/http", "os", "github.com/", "golang.org/x/"},
 	"internal/flight":    {"net/http", "os", "github.com/", "golang.org/x/"},
 	"internal/redirect":  {"os", "github.com/", "golang.org/x/"},
+	"internal/hugepages": {"net/http", "github.com/", "golang.org/x/"},
 }
 
 // ginImporters are the only packages allowed to import gin.
