@@ -11,8 +11,9 @@
 // Most Linux distributions ship THP in "madvise" mode: only memory a
 // program marks with madvise(MADV_HUGEPAGE) gets huge pages, and the Go
 // runtime marks none of its heap. Heap allocates one large block at the
-// start of the heap, marks it and frees it; the runtime then carves the
-// build's objects out of that (address-ordered) free space. See the kernel's
+// start of the heap, marks it and drops it; once collected, the runtime
+// carves the build's objects out of that free space (its page allocator
+// takes the lowest free addresses first). See the kernel's
 // documentation of transparent huge pages:
 // https://www.kernel.org/doc/html/latest/admin-guide/mm/transhuge.html
 //
