@@ -116,6 +116,10 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd) (output, error) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	floor, err := lowerOwnPeakRSS()
+	if err != nil {
+		return output{}, err
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return output{}, fmt.Errorf("start %s: %w", cmd.Path, err)
@@ -149,6 +153,13 @@ func (s *server) measure(ctx context.Context, cmd *exec.Cmd) (output, error) {
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return output{}, errors.New("no rusage for the child")
+	}
+	// The child's maxrss is at least the bench's RSS when it started (see
+	// lowerOwnPeakRSS): a run that never went above it has no peak of its
+	// own to report.
+	if rss := ru.Maxrss << 10; rss <= floor {
+		return output{}, fmt.Errorf("%s: peak RSS %d MB is not above the bench's own %d MB at its start: not measurable",
+			cmd.Path, rss>>20, floor>>20)
 	}
 	return output{stdout: stdout.Bytes(), sample: sample{
 		wall:      wall,
@@ -226,4 +237,25 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * (time.Second / clockTicks), nil
+}
+
+// parseStatusKB reads the value of field (such as "VmHWM:"), in kB, from
+// the contents of /proc/<pid>/status (proc(5)), in bytes.
+func parseStatusKB(b []byte, field string) (int64, error) {
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, field)
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("/proc status: %s %q", field, strings.TrimSpace(rest))
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("/proc status: %s %q", field, f[0])
+		}
+		return n << 10, nil
+	}
+	return 0, fmt.Errorf("/proc status: no %s", field)
 }
