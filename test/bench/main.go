@@ -330,6 +330,9 @@ func cpuModel() string {
 type output struct {
 	sample
 	stdout []byte
+	// rssBound: the peak RSS is the bench's own, an upper bound of the
+	// run's (see lowerOwnPeakRSS).
+	rssBound bool
 }
 
 func (o output) String() string {
@@ -342,8 +345,12 @@ func (o output) String() string {
 	for _, k := range kinds {
 		parts = append(parts, fmt.Sprintf("%s %.1f", k, mbOf(o.sent[k])))
 	}
-	return fmt.Sprintf("%.2f s wall, %.2f s CPU, %.0f MB peak RSS, %d bytes out; server: %.2f s CPU, %d requests, %.1f MB sent (%s)",
-		o.wall.Seconds(), o.cpu.Seconds(), mbOf(o.rss), len(o.stdout), o.serverCPU.Seconds(), o.requests, mbOf(o.read),
+	bound := ""
+	if o.rssBound {
+		bound = " (at most: not above the bench's own RSS)"
+	}
+	return fmt.Sprintf("%.2f s wall, %.2f s CPU, %.0f MB peak RSS%s, %d bytes out; server: %.2f s CPU, %d requests, %.1f MB sent (%s)",
+		o.wall.Seconds(), o.cpu.Seconds(), mbOf(o.rss), bound, len(o.stdout), o.serverCPU.Seconds(), o.requests, mbOf(o.read),
 		strings.Join(parts, ", "))
 }
 
