@@ -8,9 +8,9 @@
 // preview whose heap peaks near 80 MB spent about a fifth of its CPU in
 // some 18 000 faults. With huge pages a 2 MiB region faults once.
 //
-// Most Linux distributions ship THP in "madvise" mode: only memory a
-// program marks with madvise(MADV_HUGEPAGE) gets huge pages, and the Go
-// runtime marks none of its heap. Heap allocates one large block at the
+// Many Linux distributions (Ubuntu among them) ship THP in "madvise"
+// mode: only memory a program marks with madvise(MADV_HUGEPAGE) gets huge
+// pages, and the Go runtime marks none of its heap. Heap allocates one large block at the
 // start of the heap, marks it and drops it; once collected, the runtime
 // carves the build's objects out of that free space (its page allocator
 // takes the lowest free addresses first). See the kernel's
