@@ -10,6 +10,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
+
+	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 )
 
 func FuzzDecodeTargetDoc(f *testing.F) {
@@ -219,6 +222,7 @@ func FuzzDecodeTargetDoc_fast(f *testing.F) {
 		`{"owner":"o","targets":[{"id":"a","value":{"total":01}},{"id":"é","value":{"total":1.5e2,"total2":3}}],"targets2":[]}`,
 		`{"owner":"o","targets":[{"id":"a","value":{"total":1},"id":"b"}]}`, `{"owner":"o","targets":[]} `, `{}`,
 		`{"owner":"o","targets":[{"value":{"total":123456789012345678},"id":"a"}]}`,
+		"{\"owner\":\"o\",\"targets\":[{\"id\":\"a\x01\",\"value\":{\"total\":1}}]}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -228,8 +232,85 @@ func FuzzDecodeTargetDoc_fast(f *testing.F) {
 		if !ok {
 			return
 		}
+		// The row splitter takes the one-pass decoder's word that a doc is
+		// valid JSON.
+		if !json.Valid(b) {
+			t.Fatalf("decodeFast(%q) took invalid JSON", b)
+		}
 		if want := slow.decodeSlow(b); !reflect.DeepEqual(got, want) {
 			t.Fatalf("decodeFast(%q) =\n%+v\nthe walker gives\n%+v", b, got, want)
+		}
+	})
+}
+
+// FuzzReadRows_splitDoc checks the target docs decoded while the rows are
+// split (targetDecoder.splitDoc as the splitter's doc hook): on every
+// answer the splitter with the hook hands over the same rows and the same
+// error as without it, and every row's doc decodes as it does on its own.
+func FuzzReadRows_splitDoc(f *testing.F) {
+	var docs []json.RawMessage
+	if err := json.Unmarshal(readTestdata(f, "target_docs.json"), &docs); err != nil {
+		f.Fatal(err)
+	}
+	for _, d := range docs {
+		f.Add([]byte(`{"total_rows":9,"offset":0,"rows":[{"id":"t","key":"t","value":{"rev":"1-a"},"doc":` + string(d) + `}]}`))
+	}
+	deep := strings.Repeat("[", maxNesting-4) + strings.Repeat("]", maxNesting-4)
+	for _, s := range []string{
+		`{"rows":[{"id":"a","doc":{"_id":"a","owner":"o","targets":[{"id":"x","value":{"pass":1,"total":2}}]}},{"id":"b","doc":{"owner":"o","targets":[]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":01}}]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[]},"doc":{"owner":"p","targets":[{"id":"x","value":{"total":"1"}}]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[]},"d\u006fc":{"owner":"p","targets":[]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[]},"doc":null}]}`,
+		`{"rows":[{"id":"a","value":{"deleted":true},"doc":{"owner":"o","targets":[]}},{"id":"b","doc":12}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","x":` + deep + `,"targets":[]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","x":[` + deep + `],"targets":[]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":1,"y":` + deep + `}}]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":1}}],}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":1e}}]}}]}`,
+		// Raw control characters, which JSON strings may not hold.
+		"{\"rows\":[{\"id\":\"a\",\"doc\":{\"owner\":\"o\",\"targets\":[{\"id\":\"x\x01\",\"value\":{\"total\":1}}]}}]}",
+		"{\"rows\":[{\"id\":\"a\",\"doc\":{\"own\ter\":\"o\",\"targets\":[{\"i\nd\":\"x\",\"value\":{\"to\x1ftal\":1}}]}}]}",
+	} {
+		f.Add([]byte(s))
+	}
+	type seen struct {
+		ID, Key, Doc, Error string
+		Deleted             bool
+		Decoded             aggregate.TargetDoc
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		read := func(hook bool) ([]seen, error) {
+			var dec targetDecoder
+			var doc func([]byte, int, int) (int, bool)
+			if hook {
+				doc = dec.splitDoc
+			}
+			var out []seen
+			// Small answers one byte per read, so that the hook also meets
+			// every cut of a doc at the end of the splitter's buffer.
+			var in io.Reader = bytes.NewReader(b)
+			if len(b) < 1024 {
+				in = iotest.OneByteReader(in)
+			}
+			err := readRowsDocs(context.Background(), in, doc, func(r *row) error {
+				s := seen{ID: r.ID, Key: string(r.Key), Doc: string(r.Doc), Error: r.Error, Deleted: r.Deleted}
+				if r.hasDoc() {
+					s.Decoded = decodeRow(&dec, r)
+				}
+				out = append(out, s)
+				return nil
+			})
+			return out, err
+		}
+		got, err := read(true)
+		want, wantErr := read(false)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("readRows(%q) with the doc hook: error %v; without: %v", b, err, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("readRows(%q) with the doc hook:\n%+v\nwithout:\n%+v", b, got, want)
 		}
 	})
 }

@@ -23,6 +23,9 @@ type row struct {
 	Deleted bool // value.deleted
 	Doc     json.RawMessage
 	Error   string
+	// docDecoded is set when the scanner's doc hook (scanner.doc) decoded
+	// Doc while splitting the row.
+	docDecoded bool
 }
 
 // parse fills r from a row object, as sub-slices of b. It reports false
@@ -90,8 +93,15 @@ var errStopRows = errors.New("stop reading rows")
 // the answer is validated as encoding/json would; an error from fn is
 // returned as is.
 func readRows(ctx context.Context, r io.Reader, fn func(*row) error) error {
+	return readRowsDocs(ctx, r, nil, fn)
+}
+
+// readRowsDocs is readRows with a hook that decodes each row's doc while
+// the row is split (see scanner.doc); a row whose doc it decoded has
+// docDecoded set.
+func readRowsDocs(ctx context.Context, r io.Reader, doc func(b []byte, i, depth int) (int, bool), fn func(*row) error) error {
 	br := bodyReader{r: r}
-	var s scanner
+	s := scanner{doc: doc}
 	c, err := br.skipSpace()
 	if err != nil {
 		return decodeErr(err)
@@ -255,6 +265,7 @@ func (r *row) fromSpans(buf []byte, start, end int, spans *rowSpans) bool {
 		r.Deleted = isObject(v) && deletedValue(v)
 	}
 	r.Doc = get(fieldDoc)
+	r.docDecoded = spans.docAt >= 0 && spans.docAt == spans.at[fieldDoc][0]
 	if v := get(fieldError); v != nil && !isNull(v) {
 		e, ok := jsonString(v)
 		if !ok {
@@ -321,6 +332,9 @@ type scan struct {
 	// next, when set (_all_docs only), stops the scan after its first page
 	// and receives the id the next page starts at ("" when there is none).
 	next *string
+	// doc, when set, decodes each row's doc while the row is split (see
+	// scanner.doc).
+	doc func(b []byte, i, depth int) (int, bool)
 }
 
 // scan reads every row of s, page by page, following the CouchDB pagination
@@ -372,7 +386,7 @@ func (c *Client) scan(ctx context.Context, s scan, emit func(*row) error) error 
 			restart  bool
 		)
 		err := c.do(ctx, request{op: s.op, method: http.MethodGet, u: &u}, func(resp *http.Response) error {
-			err := readRows(ctx, resp.Body, func(r *row) error {
+			err := readRowsDocs(ctx, resp.Body, s.doc, func(r *row) error {
 				count++
 				var key json.RawMessage
 				if s.view {

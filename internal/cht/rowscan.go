@@ -7,7 +7,10 @@ package cht
 // more by the walker that decodes it, instead of twice by json.Decoder
 // (scanner, then RawMessage copy) and once more by the walker. While it
 // validates a row it records where the row's own members (id, key, value,
-// doc, error) are, so the row need not be walked again.
+// doc, error) are, so the row need not be walked again. For target docs
+// even the second scan goes: the target decoder validates and decodes a doc
+// of the usual shape as the splitter reaches it (scanner.doc), and the
+// splitter steps over it.
 //
 // BenchmarkReadRowsOnly and BenchmarkReadTargetPage measure it;
 // BenchmarkDecoders compares it with encoding/json, goccy/go-json and
@@ -59,12 +62,23 @@ const (
 type rowSpans struct {
 	at   [nRowFields][2]int
 	walk bool
+	// docAt is where the scanner's doc hook last took a doc member of the
+	// row (-1 when it did not): the row's doc was decoded there when docAt
+	// is the doc member's start.
+	docAt int
 }
 
 // scanner validates JSON values in a buffer. Its stack is reused.
 type scanner struct {
 	stack []byte // '{' or '[' per open container
 	err   error  // after scanBad
+	// doc, when set, is offered each object that is a row's doc member
+	// (b[i] == '{', inside depth open containers). When it can decode and
+	// validate the doc in one pass, as the scanner would validate it, it
+	// returns the index after the doc and true, and the scanner goes on
+	// from there; else the scanner validates the doc itself. So a row's doc
+	// is read once instead of twice (split, then decoded).
+	doc func(b []byte, i, depth int) (int, bool)
 }
 
 // syntaxError is a JSON syntax error worded like encoding/json's.
@@ -105,6 +119,7 @@ func (s *scanner) value(b []byte, i, depth int, spans *rowSpans) (int, int) {
 			spans.at[f] = [2]int{-1, -1}
 		}
 		spans.walk = false
+		spans.docAt = -1
 	}
 	n := len(b)
 value:
@@ -113,6 +128,14 @@ value:
 	}
 	if len(st) == 1 && spans != nil {
 		fieldStart = i
+		if field == fieldDoc && s.doc != nil && b[i] == '{' {
+			spans.docAt = -1
+			if e, ok := s.doc(b, i, depth+1); ok {
+				spans.docAt = i
+				i = e
+				goto end
+			}
+		}
 	}
 	switch c := b[i]; c {
 	case '{':

@@ -44,7 +44,7 @@ func (c *Client) TargetDocs(ctx context.Context, docMonth string, fn func(aggreg
 	}
 	var dec targetDecoder
 	next := ""
-	err := c.scan(ctx, c.targetScan(op, prefix, prefix, "", &next), func(r *row) error {
+	err := c.scan(ctx, c.targetScan(op, prefix, prefix, "", &next, &dec), func(r *row) error {
 		if !r.hasDoc() {
 			return nil
 		}
@@ -55,7 +55,7 @@ func (c *Client) TargetDocs(ctx context.Context, docMonth string, fn func(aggreg
 	}
 	ranges := splitRange(prefix, next)
 	if len(ranges) == 1 || c.concurrency == 1 {
-		err := c.scan(ctx, c.targetScan(op, prefix, next, "", nil), func(r *row) error {
+		err := c.scan(ctx, c.targetScan(op, prefix, next, "", nil, &dec), func(r *row) error {
 			if !r.hasDoc() {
 				return nil
 			}
@@ -68,8 +68,8 @@ func (c *Client) TargetDocs(ctx context.Context, docMonth string, fn func(aggreg
 
 // targetScan is the scan of the month's target docs from start to end
 // (exclusive; "" for the end of the month) and, with next, the first page
-// only.
-func (c *Client) targetScan(op, prefix, start, end string, next *string) scan {
+// only. dec decodes the docs of the usual shape while the rows are split.
+func (c *Client) targetScan(op, prefix, start, end string, next *string, dec *targetDecoder) scan {
 	params := url.Values{}
 	params.Set("include_docs", "true")
 	if end == "" {
@@ -78,13 +78,20 @@ func (c *Client) targetScan(op, prefix, start, end string, next *string) scan {
 		params.Set("endkey", string(encodeJSONString(end)))
 		params.Set("inclusive_end", "false")
 	}
-	return scan{op: op, path: c.dbEndpoint("_all_docs"), params: params, startKey: encodeJSONString(start), next: next}
+	return scan{op: op, path: c.dbEndpoint("_all_docs"), params: params, startKey: encodeJSONString(start), next: next,
+		doc: dec.splitDoc}
 }
 
 // decodeRow decodes a row's target doc, taking its id from the row when
-// the doc has none.
+// the doc has none. A doc decoded while the row was split (dec.splitDoc)
+// is not decoded again.
 func decodeRow(dec *targetDecoder, r *row) aggregate.TargetDoc {
-	doc := dec.decode(r.Doc)
+	var doc aggregate.TargetDoc
+	if r.docDecoded {
+		doc = dec.split
+	} else {
+		doc = dec.decode(r.Doc)
+	}
 	if doc.ID == "" {
 		doc.ID = r.ID
 	}
@@ -151,7 +158,7 @@ func (c *Client) readRanges(ctx context.Context, op, prefix string, ranges []idR
 						return rctx.Err()
 					}
 				}
-				err := c.scan(rctx, c.targetScan(op, prefix, rg.start, rg.end, nil), func(r *row) error {
+				err := c.scan(rctx, c.targetScan(op, prefix, rg.start, rg.end, nil, &dec), func(r *row) error {
 					if !r.hasDoc() {
 						return nil
 					}
@@ -221,8 +228,23 @@ func decodeTargetDoc(raw json.RawMessage) aggregate.TargetDoc {
 type targetDecoder struct {
 	ids   interner
 	hint  int
-	prev  []string           // the previous doc's target ids, by position
-	arena []aggregate.Target // see take
+	prev  []string            // the previous doc's target ids, by position
+	arena []aggregate.Target  // see take
+	sc    scanner             // validates what the one-pass decoder skips
+	split aggregate.TargetDoc // the doc splitDoc decoded last
+}
+
+// splitDoc is the row splitter's doc hook (scanner.doc): it decodes the
+// doc at b[i] when it has the usual shape, validating every byte as the
+// splitter would (depth containers are open around it), keeps it in
+// d.split and returns the index after it.
+func (d *targetDecoder) splitDoc(b []byte, i, depth int) (int, bool) {
+	doc, end, ok := d.decodeFastAt(b, i, depth)
+	if !ok {
+		return 0, false
+	}
+	d.split = doc
+	return end, true
 }
 
 // decode decodes one doc: in one pass when it has the usual shape (see
@@ -307,13 +329,51 @@ func (d *targetDecoder) assemble(idV, ownerV, updatedV, targetsV []byte, targets
 // <finite number>, …}, …} with each name once. For anything else it
 // reports false and the general walker decides.
 func (d *targetDecoder) decodeFast(b []byte) (aggregate.TargetDoc, bool) {
+	doc, end, ok := d.decodeFastAt(b, skipWS(b, 0), 0)
+	if !ok || skipWS(b, end) != len(b) {
+		return aggregate.TargetDoc{}, false
+	}
+	return doc, true
+}
+
+// skip returns the index after the JSON value at b[i], inside depth open
+// containers, validating it; -1 when it is not valid JSON or does not end
+// in b.
+func (d *targetDecoder) skip(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	// Plain strings and numbers, most of what is skipped, without the
+	// scanner's set-up.
+	var e, r int
+	switch c := b[i]; {
+	case c == '"':
+		if j := stringStop(b, i+1); j < len(b) && b[j] == '"' {
+			return j + 1
+		}
+		e, r = d.sc.value(b, i, depth, nil)
+	case c == '-' || isDigit(c):
+		e, r = d.sc.number(b, i)
+	default:
+		e, r = d.sc.value(b, i, depth, nil)
+	}
+	if r != scanDone {
+		return -1
+	}
+	return e
+}
+
+// decodeFastAt decodes the doc of the usual shape (see decodeFast) that
+// starts at b[i], inside depth open containers, and returns the index
+// after it. Whatever it accepts is valid JSON (encoding/json's grammar and
+// nesting limit), so that the row splitter can take its word for the doc.
+func (d *targetDecoder) decodeFastAt(b []byte, i, depth int) (aggregate.TargetDoc, int, bool) {
 	var idV, ownerV, updatedV, targetsV []byte
 	var targets []aggregate.Target
 	decoded := false
 	var seen [4]bool
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return aggregate.TargetDoc{}, false
+	if i >= len(b) || b[i] != '{' || depth+1 > maxNesting {
+		return aggregate.TargetDoc{}, 0, false
 	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
@@ -322,7 +382,7 @@ func (d *targetDecoder) decodeFast(b []byte) (aggregate.TargetDoc, bool) {
 		for {
 			name, j, ok := fastName(b, i)
 			if !ok {
-				return aggregate.TargetDoc{}, false
+				return aggregate.TargetDoc{}, 0, false
 			}
 			i = j
 			slot := -1
@@ -338,20 +398,20 @@ func (d *targetDecoder) decodeFast(b []byte) (aggregate.TargetDoc, bool) {
 			}
 			if slot >= 0 {
 				if seen[slot] {
-					return aggregate.TargetDoc{}, false
+					return aggregate.TargetDoc{}, 0, false
 				}
 				seen[slot] = true
 			}
 			if slot == 3 && i < len(b) && b[i] == '[' {
-				targets, i, ok = d.fastTargets(b, i)
+				targets, i, ok = d.fastTargets(b, i, depth+1)
 				if !ok {
-					return aggregate.TargetDoc{}, false
+					return aggregate.TargetDoc{}, 0, false
 				}
 				decoded = true
 			} else {
-				e := valueEnd(b, i)
+				e := d.skip(b, i, depth+1)
 				if e < 0 {
-					return aggregate.TargetDoc{}, false
+					return aggregate.TargetDoc{}, 0, false
 				}
 				switch slot {
 				case 0:
@@ -367,17 +427,14 @@ func (d *targetDecoder) decodeFast(b []byte) (aggregate.TargetDoc, bool) {
 			}
 			var end bool
 			if i, end, ok = nextElem(b, i, '}'); !ok {
-				return aggregate.TargetDoc{}, false
+				return aggregate.TargetDoc{}, 0, false
 			}
 			if end {
 				break
 			}
 		}
 	}
-	if skipWS(b, i) != len(b) {
-		return aggregate.TargetDoc{}, false
-	}
-	return d.assemble(idV, ownerV, updatedV, targetsV, targets, decoded), true
+	return d.assemble(idV, ownerV, updatedV, targetsV, targets, decoded), i, true
 }
 
 // fastName reads a member name without escapes at b[i] and the colon
@@ -398,10 +455,13 @@ func fastName(b []byte, i int) ([]byte, int, bool) {
 	return name, skipWS(b, j+1), true
 }
 
-// fastTargets decodes the targets array at b[i] == '[' when every entry
-// has the usual shape; it returns the entries and the index after the
-// array.
-func (d *targetDecoder) fastTargets(b []byte, i int) ([]aggregate.Target, int, bool) {
+// fastTargets decodes the targets array at b[i] == '[', inside depth open
+// containers, when every entry has the usual shape; it returns the entries
+// and the index after the array.
+func (d *targetDecoder) fastTargets(b []byte, i, depth int) ([]aggregate.Target, int, bool) {
+	if depth+2 > maxNesting { // the array and its entries
+		return nil, 0, false
+	}
 	n := max(d.hint, 4)
 	targets := d.take(n)
 	done := func(end int) ([]aggregate.Target, int, bool) {
@@ -449,13 +509,13 @@ func (d *targetDecoder) fastTargets(b []byte, i int) ([]aggregate.Target, int, b
 				if haveValue {
 					return nil, 0, false
 				}
-				total, i, ok = fastValue(b, i)
+				total, i, ok = d.fastValue(b, i, depth+2)
 				if !ok {
 					return nil, 0, false
 				}
 				haveValue = true
 			default:
-				e := valueEnd(b, i)
+				e := d.skip(b, i, depth+2)
 				if e < 0 {
 					return nil, 0, false
 				}
@@ -527,10 +587,11 @@ func (d *targetDecoder) targetID(pos int, raw []byte) (string, bool) {
 	return s, true
 }
 
-// fastValue reads {"total": <finite number>, …} at b[i], each name once,
-// and returns the total and the index after the object.
-func fastValue(b []byte, i int) (float64, int, bool) {
-	if i >= len(b) || b[i] != '{' {
+// fastValue reads {"total": <finite number>, …} at b[i], inside depth open
+// containers, each name once, and returns the total and the index after
+// the object.
+func (d *targetDecoder) fastValue(b []byte, i, depth int) (float64, int, bool) {
+	if i >= len(b) || b[i] != '{' || depth+1 > maxNesting {
 		return 0, 0, false
 	}
 	i = skipWS(b, i+1)
@@ -541,11 +602,14 @@ func fastValue(b []byte, i int) (float64, int, bool) {
 			return 0, 0, false
 		}
 		i = j
-		e := numberEnd(b, i)
-		if e < 0 {
-			if e = valueEnd(b, i); e < 0 {
+		var e int
+		if i < len(b) && (b[i] == '-' || isDigit(b[i])) {
+			var r int
+			if e, r = d.sc.number(b, i); r != scanDone {
 				return 0, 0, false
 			}
+		} else if e = d.skip(b, i, depth+1); e < 0 {
+			return 0, 0, false
 		}
 		if string(name) == "total" {
 			if have {
@@ -568,24 +632,6 @@ func fastValue(b []byte, i int) (float64, int, bool) {
 			return total, i, true
 		}
 	}
-}
-
-// numberEnd returns the index after the number-like bytes at b[i], or -1
-// when b[i] cannot start a number.
-func numberEnd(b []byte, i int) int {
-	if i >= len(b) || b[i] != '-' && (b[i] < '0' || b[i] > '9') {
-		return -1
-	}
-	j := i + 1
-	for j < len(b) {
-		switch c := b[j]; {
-		case c >= '0' && c <= '9', c == '.', c == 'e', c == 'E', c == '+', c == '-':
-			j++
-			continue
-		}
-		break
-	}
-	return j
 }
 
 // fastNumber reads a finite JSON number; small integers without calling
