@@ -105,8 +105,9 @@ func (c *Client) Owners(ctx context.Context, ids []string) ([]aggregate.Owner, e
 			}
 			u := c.dbEndpoint("_all_docs")
 			u.RawQuery = "include_docs=true"
+			var dec ownerDecoder
 			return c.do(gctx, request{op: op, method: http.MethodPost, u: u, body: body}, func(resp *http.Response) error {
-				return readRows(gctx, resp.Body, func(r *row) error {
+				return readRowsDocs(gctx, resp.Body, dec.splitDoc, func(r *row) error {
 					if !r.hasDoc() {
 						return nil // missing ("error": "not_found") or deleted (doc null)
 					}
@@ -114,7 +115,7 @@ func (c *Client) Owners(ctx context.Context, ids []string) ([]aggregate.Owner, e
 					if !ok || i < start || i >= end {
 						return nil // not asked for in this batch
 					}
-					owner := decodeOwner(r.ID, r.Doc)
+					owner := dec.decode(r)
 					found[i] = &owner
 					return nil
 				})
@@ -194,19 +195,58 @@ func decodeOwner(rowID string, raw []byte) aggregate.Owner {
 	return decodeOwnerSlow(rowID, raw)
 }
 
+// ownerDecoder decodes the owner docs of one read while their rows are
+// split (scanner.doc).
+type ownerDecoder struct {
+	sc    scanner
+	split aggregate.Owner // the doc splitDoc decoded last
+}
+
+// splitDoc is the row splitter's doc hook: it decodes the owner doc at
+// b[i], inside depth open containers, when it has the usual shape (see
+// decodeOwnerFast) and an _id of its own, validating every byte as the
+// splitter would, keeps it in d.split and returns the index after it.
+func (d *ownerDecoder) splitDoc(b []byte, i, depth int) (int, bool) {
+	o, end, ok := decodeOwnerFastAt(&d.sc, "", b, i, depth)
+	if !ok || o.ID == "" { // the row's id would stand in: left to decodeOwner
+		return 0, false
+	}
+	d.split = o
+	return end, true
+}
+
+// decode decodes the doc of r: the one splitDoc decoded when it did.
+func (d *ownerDecoder) decode(r *row) aggregate.Owner {
+	if r.docDecoded {
+		return d.split
+	}
+	return decodeOwner(r.ID, r.Doc)
+}
+
 // decodeOwnerFast decodes an owner doc whose member names have no escapes,
 // whose _id and parent appear once, and whose every lineage level is an
 // object with one plain string _id and at most one parent, reading the
 // lineage where it stands instead of walking it once per level. For
-// anything else it reports false.
+// anything else, invalid JSON included, it reports false.
 func decodeOwnerFast(rowID string, b []byte) (aggregate.Owner, bool) {
+	var sc scanner
+	o, end, ok := decodeOwnerFastAt(&sc, rowID, b, skipWS(b, 0), 0)
+	if !ok || skipWS(b, end) != len(b) {
+		return aggregate.Owner{}, false
+	}
+	return o, true
+}
+
+// decodeOwnerFastAt is decodeOwnerFast for the doc at b[i], inside depth
+// open containers; it returns the index after the doc. Whatever it accepts
+// is valid JSON, validated with s.
+func decodeOwnerFastAt(s *scanner, rowID string, b []byte, i, depth int) (aggregate.Owner, int, bool) {
 	var ids [maxLineageDepth + 1]string
 	var idV []byte
 	n := 0 // lineage ids read
 	haveID, haveParent := false, false
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return aggregate.Owner{}, false
+	if i >= len(b) || b[i] != '{' || depth+1 > maxNesting {
+		return aggregate.Owner{}, 0, false
 	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
@@ -215,50 +255,47 @@ func decodeOwnerFast(rowID string, b []byte) (aggregate.Owner, bool) {
 		for {
 			name, j, ok := fastName(b, i)
 			if !ok {
-				return aggregate.Owner{}, false
+				return aggregate.Owner{}, 0, false
 			}
 			i = j
 			switch string(name) {
 			case "_id":
 				if haveID {
-					return aggregate.Owner{}, false
+					return aggregate.Owner{}, 0, false
 				}
 				haveID = true
-				e := valueEnd(b, i)
+				e := skipValue(s, b, i, depth+1)
 				if e < 0 {
-					return aggregate.Owner{}, false
+					return aggregate.Owner{}, 0, false
 				}
 				idV, i = b[i:e], e
 			case "parent":
 				if haveParent {
-					return aggregate.Owner{}, false
+					return aggregate.Owner{}, 0, false
 				}
 				haveParent = true
 				if i < len(b) && b[i] == '{' {
-					if i, ok = fastLineage(b, i, ids[:], &n); !ok {
-						return aggregate.Owner{}, false
+					if i, ok = fastLineage(s, b, i, depth+1, ids[:], &n); !ok {
+						return aggregate.Owner{}, 0, false
 					}
 					break
 				}
 				fallthrough
 			default:
-				e := valueEnd(b, i)
+				e := skipValue(s, b, i, depth+1)
 				if e < 0 {
-					return aggregate.Owner{}, false
+					return aggregate.Owner{}, 0, false
 				}
 				i = e
 			}
 			var end bool
 			if i, end, ok = nextElem(b, i, '}'); !ok {
-				return aggregate.Owner{}, false
+				return aggregate.Owner{}, 0, false
 			}
 			if end {
 				break
 			}
 		}
-	}
-	if skipWS(b, i) != len(b) {
-		return aggregate.Owner{}, false
 	}
 	id, ok := jsonString(idV)
 	if !ok || id == "" {
@@ -271,16 +308,19 @@ func decodeOwnerFast(rowID string, b []byte) (aggregate.Owner, bool) {
 		}
 		out = append(out, anc)
 	}
-	return aggregate.Owner{ID: id, Lineage: out}, true
+	return aggregate.Owner{ID: id, Lineage: out}, i, true
 }
 
-// fastLineage reads the lineage object at b[i] == '{' and those nested in
-// its parent members, appending each level's _id to ids (n of them so
-// far), and returns the index after the object. Levels past len(ids) are
-// only checked.
-func fastLineage(b []byte, i int, ids []string, n *int) (int, bool) {
+// fastLineage reads the lineage object at b[i] == '{', inside depth open
+// containers, and those nested in its parent members, appending each
+// level's _id to ids (n of them so far), and returns the index after the
+// object, validated with s. Levels past len(ids) are only checked.
+func fastLineage(s *scanner, b []byte, i, depth int, ids []string, n *int) (int, bool) {
 	level := *n
 	haveID, haveParent := false, false
+	if depth+1 > maxNesting {
+		return 0, false
+	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return 0, false // a level without _id: the walker decides
@@ -323,18 +363,18 @@ func fastLineage(b []byte, i int, ids []string, n *int) (int, bool) {
 				if *n != level+1 {
 					return 0, false
 				}
-				if i, ok = fastLineage(b, i, ids, n); !ok {
+				if i, ok = fastLineage(s, b, i, depth+1, ids, n); !ok {
 					return 0, false
 				}
 				break
 			}
-			e := valueEnd(b, i)
+			e := skipValue(s, b, i, depth+1)
 			if e < 0 {
 				return 0, false
 			}
 			i = e
 		default:
-			e := valueEnd(b, i)
+			e := skipValue(s, b, i, depth+1)
 			if e < 0 {
 				return 0, false
 			}

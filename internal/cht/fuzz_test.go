@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-
-	"github.com/cht-dhis2-mediator/cht-dhis2-mediator/internal/aggregate"
 )
 
 func FuzzDecodeTargetDoc(f *testing.F) {
@@ -243,19 +241,38 @@ func FuzzDecodeTargetDoc_fast(f *testing.F) {
 	})
 }
 
-// FuzzReadRows_splitDoc checks the target docs decoded while the rows are
-// split (targetDecoder.splitDoc as the splitter's doc hook): on every
-// answer the splitter with the hook hands over the same rows and the same
-// error as without it, and every row's doc decodes as it does on its own.
+// FuzzReadRows_splitDoc checks the docs decoded while the rows are split
+// (the decoders' splitDoc as the splitter's doc hook), for each kind of doc
+// read that way: on every answer the splitter with the hook hands over the
+// same rows and the same error as without it, and every row's doc decodes
+// as it does on its own.
 func FuzzReadRows_splitDoc(f *testing.F) {
-	var docs []json.RawMessage
-	if err := json.Unmarshal(readTestdata(f, "target_docs.json"), &docs); err != nil {
-		f.Fatal(err)
+	answer := func(doc string) []byte {
+		return []byte(`{"total_rows":9,"offset":0,"rows":[{"id":"t","key":"t","value":{"rev":"1-a"},"doc":` + doc + `}]}`)
 	}
-	for _, d := range docs {
-		f.Add([]byte(`{"total_rows":9,"offset":0,"rows":[{"id":"t","key":"t","value":{"rev":"1-a"},"doc":` + string(d) + `}]}`))
+	for _, file := range []string{"target_docs.json", "contacts.json"} {
+		var docs []json.RawMessage
+		if err := json.Unmarshal(readTestdata(f, file), &docs); err != nil {
+			f.Fatal(err)
+		}
+		for _, d := range docs {
+			f.Add(answer(string(d)))
+		}
 	}
 	deep := strings.Repeat("[", maxNesting-4) + strings.Repeat("]", maxNesting-4)
+	for _, d := range []string{
+		`{"_id":"org.couchdb.user:a","type":"user-settings","name":"a","fullname":"A","contact_id":"c","facility_id":["f","g"],"roles":["chw"],"inactive":false}`,
+		`{"type":"user-settings","facility_id":"f","roles":"chw","language":"en","known":true}`,
+		`{"_id":"replication-count-a","user":"a","date":1719792000000,"count":3}`,
+		`{"_id":"c","type":"person","parent":{"_id":"p","parent":{"_id":"q","parent":{"_id":"r"}}},"reported_date":1}`,
+		`{"_id":"c","parent":{"parent":{"_id":"q"},"_id":"p"}}`,
+		`{"parent":{"_id":"p"}}`,
+		`{"_id":"c","parent":{"_id":"p","x":` + deep + `}}`,
+		`{"_id":"c","parent":{"_id":"p","parent":{"_id":"q","x":` + deep + `}}}`,
+		`{"name":"a","x":[` + deep + `]}`,
+	} {
+		f.Add(answer(d))
+	}
 	for _, s := range []string{
 		`{"rows":[{"id":"a","doc":{"_id":"a","owner":"o","targets":[{"id":"x","value":{"pass":1,"total":2}}]}},{"id":"b","doc":{"owner":"o","targets":[]}}]}`,
 		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":01}}]}}]}`,
@@ -267,25 +284,45 @@ func FuzzReadRows_splitDoc(f *testing.F) {
 		`{"rows":[{"id":"a","doc":{"owner":"o","x":[` + deep + `],"targets":[]}}]}`,
 		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":1,"y":` + deep + `}}]}}]}`,
 		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":1}}],}}]}`,
-		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[]}}]}`,
+		`{"rows":[{"id":"a","doc":{"owner":"o\u0001","targets":[]}}]}`,
 		`{"rows":[{"id":"a","doc":{"owner":"o","targets":[{"id":"x","value":{"total":1e}}]}}]}`,
 		// Raw control characters, which JSON strings may not hold.
 		"{\"rows\":[{\"id\":\"a\",\"doc\":{\"owner\":\"o\",\"targets\":[{\"id\":\"x\x01\",\"value\":{\"total\":1}}]}}]}",
 		"{\"rows\":[{\"id\":\"a\",\"doc\":{\"own\ter\":\"o\",\"targets\":[{\"i\nd\":\"x\",\"value\":{\"to\x1ftal\":1}}]}}]}",
+		"{\"rows\":[{\"id\":\"a\",\"doc\":{\"_id\":\"a\",\"parent\":{\"_id\":\"p\x02\"}}}]}",
+		"{\"rows\":[{\"id\":\"a\",\"doc\":{\"name\":\"a\x7f\x03\",\"type\":\"user-settings\"}}]}",
 	} {
 		f.Add([]byte(s))
+	}
+	// Each kind: its splitter hook and how a row's doc is decoded, as the
+	// reads do it.
+	type kind struct {
+		name   string
+		hook   func([]byte, int, int) (int, bool)
+		decode func(*row) any
+	}
+	kinds := func() []kind {
+		var t targetDecoder
+		var o ownerDecoder
+		var u userDecoder
+		var l logDecoder
+		return []kind{
+			{"target", t.splitDoc, func(r *row) any { return decodeRow(&t, r) }},
+			{"owner", o.splitDoc, func(r *row) any { return o.decode(r) }},
+			{"user", u.splitDoc, func(r *row) any { v, ok := u.decode(r); return fmt.Sprint(v, ok) }},
+			{"log", l.splitDoc, func(r *row) any { v, ms, ok := l.decode(r); return fmt.Sprint(v, ms, ok) }},
+		}
 	}
 	type seen struct {
 		ID, Key, Doc, Error string
 		Deleted             bool
-		Decoded             aggregate.TargetDoc
+		Decoded             any
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		read := func(hook bool) ([]seen, error) {
-			var dec targetDecoder
+		read := func(k kind, hook bool) ([]seen, error) {
 			var doc func([]byte, int, int) (int, bool)
 			if hook {
-				doc = dec.splitDoc
+				doc = k.hook
 			}
 			var out []seen
 			// Small answers one byte per read, so that the hook also meets
@@ -295,22 +332,28 @@ func FuzzReadRows_splitDoc(f *testing.F) {
 				in = iotest.OneByteReader(in)
 			}
 			err := readRowsDocs(context.Background(), in, doc, func(r *row) error {
+				if !hook && r.docDecoded {
+					t.Fatalf("readRows(%q): a doc decoded without a hook", b)
+				}
 				s := seen{ID: r.ID, Key: string(r.Key), Doc: string(r.Doc), Error: r.Error, Deleted: r.Deleted}
 				if r.hasDoc() {
-					s.Decoded = decodeRow(&dec, r)
+					s.Decoded = k.decode(r)
 				}
 				out = append(out, s)
 				return nil
 			})
 			return out, err
 		}
-		got, err := read(true)
-		want, wantErr := read(false)
-		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
-			t.Fatalf("readRows(%q) with the doc hook: error %v; without: %v", b, err, wantErr)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("readRows(%q) with the doc hook:\n%+v\nwithout:\n%+v", b, got, want)
+		with, without := kinds(), kinds()
+		for i := range with {
+			got, err := read(with[i], true)
+			want, wantErr := read(without[i], false)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Fatalf("readRows(%q) with the %s doc hook: error %v; without: %v", b, with[i].name, err, wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("readRows(%q) with the %s doc hook:\n%+v\nwithout:\n%+v", b, with[i].name, got, want)
+			}
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -176,5 +177,71 @@ func TestReadRows_nesting(t *testing.T) {
 		if (err == nil) != json.Valid([]byte(body)) {
 			t.Errorf("depth %d: readRows = %v; json.Valid = %v", depth+3, err, json.Valid([]byte(body)))
 		}
+	}
+}
+
+// TestReadRows_splitDoc checks that each kind of doc read with a doc hook
+// is decoded while its row is split when it has the usual shape (so the
+// splitter steps over it), and left to the splitter and the general
+// decoder when it does not, with the same result either way.
+func TestReadRows_splitDoc(t *testing.T) {
+	const (
+		target = `{"_id":"target~2024-06~c~org.couchdb.user:u","type":"target","owner":"c","user":"org.couchdb.user:u","reporting_period":"2024-06","updated_date":1719792000000,"targets":[{"id":"deaths","value":{"pass":1,"total":2}}]}`
+		owner  = `{"_id":"c","type":"person","name":"C","parent":{"_id":"a","parent":{"_id":"h","parent":{"_id":"d"}}},"reported_date":1}`
+		user   = `{"_id":"org.couchdb.user:u","type":"user-settings","name":"u","fullname":"U","contact_id":"c","facility_id":"a","roles":["chw"],"known":true}`
+		log    = `{"_id":"replication-count-u","user":"u","date":1719792000000,"count":12}`
+	)
+	tests := []struct {
+		name  string
+		doc   string
+		split bool // decoded while split
+		want  string
+	}{
+		{"target", target, true, "{ID:target~2024-06~c~org.couchdb.user:u Owner:c UpdatedDate:1719792000000 Targets:[{ID:deaths Total:2 Invalid:}] Malformed:}"},
+		{"target", strings.Replace(target, `"owner"`, `"\u006fwner"`, 1), false, "{ID:target~2024-06~c~org.couchdb.user:u Owner:c UpdatedDate:1719792000000 Targets:[{ID:deaths Total:2 Invalid:}] Malformed:}"},
+		{"owner", owner, true, "{ID:c Lineage:[a h d]}"},
+		{"owner", `{"type":"person","parent":{"_id":"a"}}`, false, "{ID:row Lineage:[a]}"}, // no _id: the row's stands in
+		{"user", user, true, "{Name:u FullName:U ContactID:c FacilityIDs:[a] Roles:[chw]} true"},
+		{"user", `{"type":"user-settings","roles":"chw"}`, true, "{Name:row FullName: ContactID: FacilityIDs:[] Roles:[chw]} true"},
+		{"user", strings.Replace(user, `"name"`, `"n\u0061me"`, 1), false, "{Name:u FullName:U ContactID:c FacilityIDs:[a] Roles:[chw]} true"},
+		{"log", log, true, "u 1.719792e+12 true"},
+		{"log", `{"date":"yesterday"}`, true, " 0 false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				hook   func([]byte, int, int) (int, bool)
+				decode func(*row) string
+			)
+			switch tt.name {
+			case "target":
+				var d targetDecoder
+				hook, decode = d.splitDoc, func(r *row) string { return fmt.Sprintf("%+v", decodeRow(&d, r)) }
+			case "owner":
+				var d ownerDecoder
+				hook, decode = d.splitDoc, func(r *row) string { return fmt.Sprintf("%+v", d.decode(r)) }
+			case "user":
+				var d userDecoder
+				hook, decode = d.splitDoc, func(r *row) string { u, ok := d.decode(r); return fmt.Sprintf("%+v %v", u, ok) }
+			case "log":
+				var d logDecoder
+				hook, decode = d.splitDoc, func(r *row) string { u, ms, ok := d.decode(r); return fmt.Sprint(u, " ", ms, " ", ok) }
+			}
+			body := `{"total_rows":1,"offset":0,"rows":[{"id":"row","key":"row","value":{"rev":"1-x"},"doc":` + tt.doc + `}]}`
+			n := 0
+			err := readRowsDocs(context.Background(), strings.NewReader(body), hook, func(r *row) error {
+				n++
+				if r.docDecoded != tt.split {
+					t.Errorf("docDecoded = %v; want %v", r.docDecoded, tt.split)
+				}
+				if got := decode(r); got != tt.want {
+					t.Errorf("decoded\n%s\nwant\n%s", got, tt.want)
+				}
+				return nil
+			})
+			if err != nil || n != 1 {
+				t.Fatalf("readRowsDocs = %v after %d rows", err, n)
+			}
+		})
 	}
 }

@@ -311,6 +311,74 @@ end:
 	return i, scanBad
 }
 
+// skipValue returns the index after the JSON value at b[i], inside depth
+// open containers, validating it as value does; -1 when it is not valid
+// JSON or does not end in b. The decoders that read a doc while the
+// splitter steps over it (scanner.doc) skip what they do not read with it.
+func skipValue(s *scanner, b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	// Plain strings and numbers, most of what is skipped, without value's
+	// set-up.
+	var e, r int
+	switch c := b[i]; {
+	case c == '"':
+		if j := stringStop(b, i+1); j < len(b) && b[j] == '"' {
+			return j + 1
+		}
+		e, r = s.value(b, i, depth, nil)
+	case c == '-' || isDigit(c):
+		e, r = s.number(b, i)
+	default:
+		e, r = s.value(b, i, depth, nil)
+	}
+	if r != scanDone {
+		return -1
+	}
+	return e
+}
+
+// memberSink takes the members fastMembers finds.
+type memberSink interface {
+	member(name, val []byte)
+}
+
+// fastMembers walks the object at b[i], inside depth open containers,
+// validating it as value does, and hands each member's name and value to
+// sink in order. It returns the index after the object, or false when a
+// member name has an escape or the object is not valid JSON: then the
+// splitter validates the object and the general walker (members) reads
+// it. A member name without escapes is its own text, so sink sees the
+// names memberName would give.
+func fastMembers(s *scanner, b []byte, i, depth int, sink memberSink) (int, bool) {
+	if i >= len(b) || b[i] != '{' || depth+1 > maxNesting {
+		return 0, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		name, j, ok := fastName(b, i)
+		if !ok {
+			return 0, false
+		}
+		e := skipValue(s, b, j, depth+1)
+		if e < 0 {
+			return 0, false
+		}
+		sink.member(name, b[j:e])
+		var end bool
+		if i, end, ok = nextElem(b, e, '}'); !ok {
+			return 0, false
+		}
+		if end {
+			return i, true
+		}
+	}
+}
+
 // str scans the string starting at b[i] == '"'.
 func (s *scanner) str(b []byte, i int) (int, int) {
 	n := len(b)

@@ -336,32 +336,8 @@ func (d *targetDecoder) decodeFast(b []byte) (aggregate.TargetDoc, bool) {
 	return doc, true
 }
 
-// skip returns the index after the JSON value at b[i], inside depth open
-// containers, validating it; -1 when it is not valid JSON or does not end
-// in b.
-func (d *targetDecoder) skip(b []byte, i, depth int) int {
-	if i >= len(b) {
-		return -1
-	}
-	// Plain strings and numbers, most of what is skipped, without the
-	// scanner's set-up.
-	var e, r int
-	switch c := b[i]; {
-	case c == '"':
-		if j := stringStop(b, i+1); j < len(b) && b[j] == '"' {
-			return j + 1
-		}
-		e, r = d.sc.value(b, i, depth, nil)
-	case c == '-' || isDigit(c):
-		e, r = d.sc.number(b, i)
-	default:
-		e, r = d.sc.value(b, i, depth, nil)
-	}
-	if r != scanDone {
-		return -1
-	}
-	return e
-}
+// skip is skipValue with the decoder's scanner.
+func (d *targetDecoder) skip(b []byte, i, depth int) int { return skipValue(&d.sc, b, i, depth) }
 
 // decodeFastAt decodes the doc of the usual shape (see decodeFast) that
 // starts at b[i], inside depth open containers, and returns the index

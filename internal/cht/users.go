@@ -42,12 +42,13 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 	params := url.Values{}
 	params.Set("include_docs", "true")
 	params.Set("endkey", string(encodeJSONString(UserSettingsPrefix+"\ufff0")))
+	var dec userDecoder
 	return c.scan(ctx, scan{op: op, path: c.dbEndpoint("_all_docs"), params: params,
-		startKey: encodeJSONString(UserSettingsPrefix)}, func(r *row) error {
+		startKey: encodeJSONString(UserSettingsPrefix), doc: dec.splitDoc}, func(r *row) error {
 		if !r.hasDoc() {
 			return nil
 		}
-		u, ok := decodeUser(r.ID, r.Doc)
+		u, ok := dec.decode(r)
 		if !ok {
 			return nil
 		}
@@ -63,40 +64,81 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 // doc's name, else from its _id. Member names match exactly and the last
 // of repeated names counts, as with encoding/json.
 func decodeUser(id string, raw []byte) (User, bool) {
-	var typ, name, fullName, contactID, facilityID, roles, inactive []byte
+	var m userMembers
 	it := members(raw)
 	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
-		switch string(memberName(key)) {
-		case "type":
-			typ = val
-		case "name":
-			name = val
-		case "fullname":
-			fullName = val
-		case "contact_id":
-			contactID = val
-		case "facility_id":
-			facilityID = val
-		case "roles":
-			roles = val
-		case "inactive":
-			inactive = val
-		}
+		m.member(memberName(key), val)
 	}
+	if it.bad {
+		return User{}, false
+	}
+	return m.user(id)
+}
+
+// userMembers are the raw values of the members of a user-settings doc
+// that make a User (nil when absent).
+type userMembers struct {
+	typ, name, fullName, contactID, facilityID, roles, inactive []byte
+}
+
+func (m *userMembers) member(name, val []byte) {
+	switch string(name) {
+	case "type":
+		m.typ = val
+	case "name":
+		m.name = val
+	case "fullname":
+		m.fullName = val
+	case "contact_id":
+		m.contactID = val
+	case "facility_id":
+		m.facilityID = val
+	case "roles":
+		m.roles = val
+	case "inactive":
+		m.inactive = val
+	}
+}
+
+// user makes the User of the doc whose _id is id.
+func (m *userMembers) user(id string) (User, bool) {
 	// A deleted CHT user keeps its user-settings doc, marked inactive
 	// (shared-libs/user-management/src/users.js deleteUser): not a user.
-	if t, ok := jsonString(typ); it.bad || !ok || t != "user-settings" || truthy(inactive) {
+	if t, ok := jsonString(m.typ); !ok || t != "user-settings" || truthy(m.inactive) {
 		return User{}, false
 	}
 	u := User{Name: strings.TrimPrefix(id, UserSettingsPrefix)}
-	if n, ok := jsonString(name); ok && n != "" {
+	if n, ok := jsonString(m.name); ok && n != "" {
 		u.Name = n
 	}
-	u.FullName, _ = jsonString(fullName)
-	u.ContactID, _ = jsonString(contactID)
-	u.FacilityIDs = stringOrStrings(facilityID)
-	u.Roles = stringOrStrings(roles)
+	u.FullName, _ = jsonString(m.fullName)
+	u.ContactID, _ = jsonString(m.contactID)
+	u.FacilityIDs = stringOrStrings(m.facilityID)
+	u.Roles = stringOrStrings(m.roles)
 	return u, u.Name != ""
+}
+
+// userDecoder reads the user-settings docs of one read while their rows
+// are split (scanner.doc).
+type userDecoder struct {
+	sc    scanner
+	split userMembers // of the doc splitDoc read last, sub-slices of the row
+}
+
+// splitDoc is the row splitter's doc hook: it reads the members of the doc
+// at b[i], inside depth open containers, validating every byte as the
+// splitter would (fastMembers), and returns the index after it.
+func (d *userDecoder) splitDoc(b []byte, i, depth int) (int, bool) {
+	d.split = userMembers{}
+	return fastMembers(&d.sc, b, i, depth, &d.split)
+}
+
+// decode decodes the doc of r: from what splitDoc read when it read it.
+func (d *userDecoder) decode(r *row) (User, bool) {
+	if r.docDecoded {
+		return d.split.user(r.ID)
+	}
+	return decodeUser(r.ID, r.Doc)
 }
 
 // stringOrStrings reads a JSON string or an array of strings, skipping
@@ -159,12 +201,13 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 	params.Set("include_docs", "true")
 	params.Set("endkey", string(encodeJSONString(ReplicationLogPrefix+"\ufff0")))
 	out := map[string]time.Time{}
+	var dec logDecoder
 	err := c.scan(ctx, scan{op: op, path: c.endpoint(c.LogsDatabase(), "_all_docs"), params: params,
-		startKey: encodeJSONString(ReplicationLogPrefix)}, func(r *row) error {
+		startKey: encodeJSONString(ReplicationLogPrefix), doc: dec.splitDoc}, func(r *row) error {
 		if !r.hasDoc() {
 			return nil
 		}
-		user, ms, ok := decodeReplicationLog(r.ID, r.Doc)
+		user, ms, ok := dec.decode(r)
 		if !ok {
 			return nil
 		}
@@ -187,28 +230,62 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 // name in its _id) and its date in ms since the epoch, which must be a
 // positive number.
 func decodeReplicationLog(id string, raw []byte) (user string, ms float64, ok bool) {
-	var userV, dateV []byte
+	var m logMembers
 	it := members(raw)
 	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
-		switch string(memberName(key)) {
-		case "user":
-			userV = val
-		case "date":
-			dateV = val
-		}
+		m.member(memberName(key), val)
 	}
 	if it.bad {
 		return "", 0, false
 	}
-	ms, err := jsonNumber(dateV) // absent and null are not numbers
+	return m.log(id)
+}
+
+// logMembers are the raw user and date of a replication-count doc (nil
+// when absent).
+type logMembers struct{ user, date []byte }
+
+func (m *logMembers) member(name, val []byte) {
+	switch string(name) {
+	case "user":
+		m.user = val
+	case "date":
+		m.date = val
+	}
+}
+
+// log reads the user and date of the doc whose _id is id.
+func (m *logMembers) log(id string) (user string, ms float64, ok bool) {
+	ms, err := jsonNumber(m.date) // absent and null are not numbers
 	if err != nil || ms <= 0 {
 		return "", 0, false
 	}
-	user, ok = jsonString(userV)
+	user, ok = jsonString(m.user)
 	if !ok || user == "" {
 		user = strings.TrimPrefix(id, ReplicationLogPrefix)
 	}
 	return user, ms, true
+}
+
+// logDecoder reads the replication-count docs of one read while their rows
+// are split (scanner.doc).
+type logDecoder struct {
+	sc    scanner
+	split logMembers // of the doc splitDoc read last, sub-slices of the row
+}
+
+// splitDoc is the row splitter's doc hook (see userDecoder.splitDoc).
+func (d *logDecoder) splitDoc(b []byte, i, depth int) (int, bool) {
+	d.split = logMembers{}
+	return fastMembers(&d.sc, b, i, depth, &d.split)
+}
+
+// decode decodes the doc of r: from what splitDoc read when it read it.
+func (d *logDecoder) decode(r *row) (user string, ms float64, ok bool) {
+	if r.docDecoded {
+		return d.split.log(r.ID)
+	}
+	return decodeReplicationLog(r.ID, r.Doc)
 }
 
 // Role is one entry of app_settings roles ({"chw": {"name":
