@@ -12,9 +12,10 @@
 // replication log per CHW, two reports per CHW) and serves it on a
 // loopback port; generation is not timed. Then the built mediator binary
 // previews the month -runs times, each in a fresh process configured by
-// MEDIATOR_* variables. Each run is measured from the child's start to its
-// exit: wall time, CPU time (user+sys) and peak RSS from the child's
-// rusage, and the server's CPU from /proc/<pid>/stat. Every run is checked
+// MEDIATOR_* variables, taking turns with CHT Core when it runs. Each run
+// is measured from the child's start to its exit: wall time, CPU time
+// (user+sys) and peak RSS from the child's rusage, and the server's CPU
+// from /proc/<pid>/stat. Every run is checked
 // before it counts: the output must be exactly the data values the
 // generated data implies, and the server must have been asked for the
 // month once. A wrong preview fails the bench.
@@ -243,6 +244,9 @@ func measureSize(ctx context.Context, opts options, n int, stderr io.Writer) (ro
 	c := data.Counts()
 	r := row{chws: n, targetDocs: c.TargetDocs, contacts: c.Contacts, dataValues: len(want)}
 	period := strings.ReplaceAll(benchMonth, "-", "")
+	// The programs take turns, run by run, so that a change in the host's
+	// speed while the size is measured (a busy neighbour on a shared
+	// machine) weighs on both alike.
 	for i := range opts.runs {
 		m, err := srv.measure(ctx, previewCmd(opts.mediator, srv.url, period))
 		if err != nil {
@@ -253,19 +257,18 @@ func measureSize(ctx context.Context, opts options, n int, stderr io.Writer) (ro
 		}
 		fmt.Fprintf(stderr, "bench: %d CHWs: mediator run %d: %s\n", n, i+1, m)
 		r.mediator = append(r.mediator, m.sample)
-	}
-	if opts.chtCore != "" {
-		for i := range opts.runs {
-			m, err := srv.measure(ctx, chtCmd(opts, srv.url))
-			if err != nil {
-				return row{}, fmt.Errorf("CHT Core run %d: %w", i+1, err)
-			}
-			if err := checkOutput(m.stdout, couchsource.DataSet, period, want); err != nil {
-				return row{}, fmt.Errorf("CHT Core run %d: its data values differ from the mediator's: %w", i+1, err)
-			}
-			fmt.Fprintf(stderr, "bench: %d CHWs: CHT Core run %d: %s\n", n, i+1, m)
-			r.cht = append(r.cht, m.sample)
+		if opts.chtCore == "" {
+			continue
 		}
+		m, err = srv.measure(ctx, chtCmd(opts, srv.url))
+		if err != nil {
+			return row{}, fmt.Errorf("CHT Core run %d: %w", i+1, err)
+		}
+		if err := checkOutput(m.stdout, couchsource.DataSet, period, want); err != nil {
+			return row{}, fmt.Errorf("CHT Core run %d: its data values differ from the mediator's: %w", i+1, err)
+		}
+		fmt.Fprintf(stderr, "bench: %d CHWs: CHT Core run %d: %s\n", n, i+1, m)
+		r.cht = append(r.cht, m.sample)
 	}
 	return r, nil
 }

@@ -133,7 +133,7 @@ func printTable(w io.Writer, machine string, opts options, rows []row) {
 		"On a busy machine wall times grow with the wait for a core; the CPU times are the steadier comparison.\n", runs, opts.mediator)
 	if opts.chtCore != "" {
 		fmt.Fprintf(w, "CHT: CHT Core's own api/src/services/export/dhis.js (from %s) run by %s under node against the same server, "+
-			"measured the same way; its data values equal the mediator's.\n", opts.chtCore, opts.script)
+			"measured the same way, taking turns with the mediator run by run; its data values equal the mediator's.\n", opts.chtCore, opts.script)
 	} else {
 		fmt.Fprintln(w, "CHT: not run here (no cht-core dir, node or harness).")
 	}
