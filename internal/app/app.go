@@ -44,6 +44,15 @@ const (
 // http.Client's Timeout, not by a ResponseHeaderTimeout: one equal to them
 // would race them and replace their message, which names the timeout, with
 // net/http's "timeout awaiting response headers".
+//
+// Its read buffer is 64 KiB instead of net/http's 4 KiB. CouchDB streams
+// _all_docs and views in chunks of about 1.5 KB (its chunked_response_buffer
+// setting, 1490 bytes by default, COUCHDB-2724), and with a 4 KiB buffer
+// the body is read from the socket 4 KiB at a time: one system call per
+// two or three chunks. A 50 000-CHW preview against a server sending 2 KB
+// chunks took 0.685 s and 0.76 s of CPU with 4 KiB, 0.655 s and 0.70 s
+// with 64 KiB; against one sending 64 KB chunks, 0.555 s against 0.530 s
+// (interleaved runs, medians). It costs 64 KiB per pooled connection.
 func baseTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -54,6 +63,7 @@ func baseTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		ReadBufferSize:        64 << 10,
 	}
 }
 
