@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		os.Exit(serveMain(context.Background(), chws, os.Stdout, os.Stderr))
+		os.Exit(serveMain(context.Background(), chws, 0, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

@@ -74,6 +74,7 @@ type options struct {
 	check    bool
 	chtCore  string // "" when CHT Core is not run
 	script   string // test/bench/chtcore/export.js
+	chunk    int    // the server's HTTP chunks (couchsource.Options.ChunkSize)
 	// server returns the command that serves n CHWs and prints its URL.
 	server func(n int) *exec.Cmd
 }
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	chtCore := fs.String("cht-core", "", "cht-core checkout or git dir whose export to run side by side (default $CHT_CORE_DIR, else "+defaultCHTCore+" if it exists)")
 	harness := fs.String("cht-harness", "", "CHT Core's export harness (default test/bench/chtcore/export.js of this repository)")
 	serve := fs.Bool("serve", false, "serve the data of one -chws size and print its URL (the bench's server process)")
+	chunk := fs.Int("chunk", 0, "the server sends rows in HTTP chunks of at most this many bytes, as CouchDB does (chunked_response_buffer, 1490 by default); 0: 64 KiB writes")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "bench: -serve takes one size")
 			return 2
 		}
-		return serveMain(ctx, chws[0], stdout, stderr)
+		return serveMain(ctx, chws[0], *chunk, stdout, stderr)
 	}
 	if *runs < 1 {
 		fmt.Fprintln(stderr, "bench: -runs must be at least 1")
@@ -112,16 +114,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
-	opts := options{chws: chws, runs: *runs, mediator: *mediator, check: *check,
-		server: func(n int) *exec.Cmd { return exec.Command(self, "-serve", "-chws", strconv.Itoa(n)) }}
+	opts := options{chws: chws, runs: *runs, mediator: *mediator, check: *check, chunk: *chunk,
+		server: func(n int) *exec.Cmd {
+			return exec.Command(self, "-serve", "-chws", strconv.Itoa(n), "-chunk", strconv.Itoa(*chunk))
+		}}
 	opts.chtCore, opts.script = findCHTCore(*chtCore, *harness, stderr)
 	return bench(ctx, opts, stdout, stderr)
 }
 
 // serveMain is the server process: it generates n CHWs, prints the URL
 // and serves until killed.
-func serveMain(ctx context.Context, n int, stdout, stderr io.Writer) int {
-	err := couchsource.Serve(ctx, couchsource.National(n, benchMonth), "127.0.0.1:0", func(url string) {
+func serveMain(ctx context.Context, n, chunk int, stdout, stderr io.Writer) int {
+	opts := couchsource.National(n, benchMonth)
+	opts.ChunkSize = chunk
+	err := couchsource.Serve(ctx, opts, "127.0.0.1:0", func(url string) {
 		fmt.Fprintln(stdout, url)
 	})
 	if err != nil {

@@ -129,6 +129,7 @@ func printTable(w io.Writer, machine string, opts options, rows []row) {
 	fmt.Fprintf(w, "\nMedians of %s per program and size, each a fresh process: `mediator preview` (%s) reading a "+
 		"CHT-shaped CouchDB server in another process (data generation not timed) and writing the dataValueSet to a pipe; "+
 		"wall time from start to exit, CPU user+sys and peak RSS from the child's rusage, server CPU from /proc/<pid>/stat. "+
+		"The server sends "+chunking(opts.chunk)+". "+
 		"Every run's data values were checked against the generated data and the month read once. "+
 		"On a busy machine wall times grow with the wait for a core; the CPU times are the steadier comparison.\n", runs, opts.mediator)
 	if opts.chtCore != "" {
@@ -186,4 +187,12 @@ func group(n int) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// chunking describes how the server sends its rows answers.
+func chunking(chunk int) string {
+	if chunk > 0 {
+		return fmt.Sprintf("rows in HTTP chunks of at most %d bytes, as CouchDB does (-chunk)", chunk)
+	}
+	return "its answers in 64 KiB writes (CouchDB sends rows in chunks of about 1.5 KB: -chunk 1490)"
 }

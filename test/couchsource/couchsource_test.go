@@ -1,6 +1,7 @@
 package couchsource_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,11 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -431,5 +434,72 @@ func TestServe(t *testing.T) {
 	}
 	if sum != st.Bytes || st.Sent["docs"] == 0 || st.Sent["other"] == 0 || len(st.Sent) != 2 {
 		t.Errorf("sent %v, %d bytes; want docs and other (the 401s) adding up", st.Sent, st.Bytes)
+	}
+}
+
+// TestSource_chunks checks that with ChunkSize the rows come in HTTP chunks
+// as CouchDB sends them (rows gathered up to the size, a longer row alone)
+// and that the answer is the same as without it.
+func TestSource_chunks(t *testing.T) {
+	const path = "/medic/_all_docs?include_docs=true&limit=60"
+	raw := func(chunk int) (sizes []int, body []byte) {
+		opts := couchsource.National(30, "2024-06")
+		opts.ChunkSize = chunk
+		s := start(t, opts)
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+		br := bufio.NewReader(conn)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(line), 16, 64)
+			if err != nil {
+				t.Fatalf("chunk size %q: %v", line, err)
+			}
+			if n == 0 {
+				return sizes, body
+			}
+			b := make([]byte, n+2)
+			if _, err := io.ReadFull(br, b); err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, int(n))
+			body = append(body, b[:n]...)
+		}
+	}
+	bigSizes, want := raw(0)
+	sizes, got := raw(1490)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the answer differs with chunks of 1490 bytes:\n%.300s\nwithout:\n%.300s", got, want)
+	}
+	if len(bigSizes) > 2 || len(sizes) < 30 {
+		t.Fatalf("%d chunks without ChunkSize, %d with 1490: want at most 2 and one per row or so", len(bigSizes), len(sizes))
+	}
+	var rows rowsAnswer
+	if err := json.Unmarshal(got, &rows); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range sizes[:len(sizes)-1] { // the last carries the closing bytes
+		if n > 1490 && n > len(rows.Rows[0].Doc)+400 {
+			t.Errorf("chunk %d is %d bytes: more than 1490 and more than one row", i, n)
+		}
+	}
+	if small := slices.Min(sizes[1 : len(sizes)-1]); small < 100 {
+		t.Errorf("a chunk of %d bytes between rows: rows are not gathered", small)
 	}
 }

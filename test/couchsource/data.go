@@ -64,6 +64,14 @@ type Options struct {
 	// CHT API does in front of CouchDB (api/src/controllers/settings.js);
 	// without it that path is a 404, as on a bare CouchDB.
 	CHTAPI bool
+	// ChunkSize, when above 0, streams the rows of _all_docs and view
+	// answers as CouchDB does: rows are gathered until the next one would
+	// take the chunk past ChunkSize bytes, then sent as one HTTP chunk
+	// (couch_mrview_http's buffer; CouchDB's chunked_response_buffer
+	// setting, 1490 bytes by default, COUCHDB-2724). 0 writes the answer
+	// in 64 KiB pieces, which the bench uses by default: less of the
+	// server's CPU on the cores it shares with the program measured.
+	ChunkSize int
 }
 
 // National returns the options of the benchmark's national deployment in

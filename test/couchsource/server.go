@@ -89,6 +89,10 @@ func setKind(w http.ResponseWriter, k sentKind) {
 	}
 }
 
+// Unwrap lets http.ResponseController reach the connection's writer (to
+// flush a chunk).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 {
 		w.code = code
@@ -418,12 +422,14 @@ type rowWriter struct {
 	w     *bufio.Writer
 	n     int
 	count *atomic.Int64
+	hw    http.ResponseWriter
+	chunk int // Options.ChunkSize
 }
 
-func newRowWriter(w http.ResponseWriter, total, offset int, count *atomic.Int64) *rowWriter {
+func newRowWriter(w http.ResponseWriter, total, offset, chunk int, count *atomic.Int64) *rowWriter {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "must-revalidate")
-	rw := &rowWriter{w: bufio.NewWriterSize(w, 64<<10), count: count}
+	rw := &rowWriter{w: bufio.NewWriterSize(w, 64<<10), count: count, hw: w, chunk: chunk}
 	fmt.Fprintf(rw.w, `{"total_rows":%d,"offset":%d,"rows":[`, total, offset)
 	rw.w.WriteString("\r\n")
 	return rw
@@ -431,6 +437,15 @@ func newRowWriter(w http.ResponseWriter, total, offset int, count *atomic.Int64)
 
 // row writes one row given as its JSON.
 func (rw *rowWriter) row(b []byte) {
+	sep := 0
+	if rw.n > 0 {
+		sep = 3
+	}
+	if rw.chunk > 0 && rw.w.Buffered() > 0 && rw.w.Buffered()+sep+len(b) > rw.chunk {
+		// What is gathered goes as one chunk; this row starts the next.
+		_ = rw.w.Flush()
+		_ = http.NewResponseController(rw.hw).Flush()
+	}
 	if rw.n > 0 {
 		rw.w.WriteString(",\r\n")
 	}
@@ -474,7 +489,7 @@ func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, seqs []seq, ke
 		total += d.seqLen(s)
 	}
 	if keys != nil {
-		rw := newRowWriter(w, total, 0, &h.rows)
+		rw := newRowWriter(w, total, 0, h.d.opts.ChunkSize, &h.rows)
 		for _, k := range keys {
 			s, idx, ok := d.lookupIn(seqs, []byte(k))
 			if !ok {
@@ -532,7 +547,7 @@ func (h *Handler) allDocs(w http.ResponseWriter, r *http.Request, seqs []seq, ke
 		}
 		offset += pos[s]
 	}
-	rw := newRowWriter(w, total, offset, &h.rows)
+	rw := newRowWriter(w, total, offset, h.d.opts.ChunkSize, &h.rows)
 	var heads [nSeqs][]byte
 	var valid [nSeqs]bool
 	headOf := func(s seq) []byte {
@@ -605,7 +620,7 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) {
 			return k > ek || k == ek && !q.inclusiveEnd
 		})
 	}
-	rw := newRowWriter(w, n, start, &h.rows)
+	rw := newRowWriter(w, n, start, h.d.opts.ChunkSize, &h.rows)
 	g := d.newGen()
 	var row []byte
 	sent := 0

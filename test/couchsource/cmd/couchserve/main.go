@@ -28,10 +28,13 @@ func main() {
 	chws := flag.Int("chws", 50_000, "number of CHWs")
 	month := flag.String("month", "2024-06", "month of the target docs, YYYY-MM")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (port 0: a free port)")
+	chunk := flag.Int("chunk", 0, "send rows in HTTP chunks of at most this many bytes, as CouchDB does (its chunked_response_buffer, 1490 by default); 0: 64 KiB writes")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := couchsource.Serve(ctx, couchsource.National(*chws, *month), *addr, func(url string) {
+	opts := couchsource.National(*chws, *month)
+	opts.ChunkSize = *chunk
+	err := couchsource.Serve(ctx, opts, *addr, func(url string) {
 		fmt.Println(url)
 	})
 	if err != nil {
