@@ -41,6 +41,29 @@ const (
 
 var boardOnce sync.Once
 
+// browserProfileDir is a temporary user-data dir for Chromium. It is not
+// t.TempDir: after the browser is killed its helper processes can still
+// write to the profile for a moment, and TempDir's cleanup then fails the
+// test with "directory not empty". Its removal is tried again for a few
+// seconds, and a dir that will not go is only logged.
+func browserProfileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "board-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+		}
+		t.Logf("leaving Chromium's profile %s: %v", dir, err)
+	})
+	return dir
+}
+
 // chromiumPath is Debian's chromium (or another Chromium/Chrome on PATH,
 // or CHROMIUM_PATH); "" when none is installed.
 func chromiumPath() string {
@@ -190,7 +213,7 @@ func TestBoard_browser(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(browserProfileDir(t)),
 		chromedp.WindowSize(1280, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
