@@ -309,8 +309,8 @@ func FuzzReadRows_splitDoc(f *testing.F) {
 		return []kind{
 			{"target", t.splitDoc, func(r *row) any { return decodeRow(&t, r) }},
 			{"owner", o.splitDoc, func(r *row) any { return o.decode(r) }},
-			{"user", u.splitDoc, func(r *row) any { v, ok := u.decode(r); return fmt.Sprint(v, ok) }},
-			{"log", l.splitDoc, func(r *row) any { v, ms, ok := l.decode(r); return fmt.Sprint(v, ms, ok) }},
+			{"user", u.splitDoc, func(r *row) any { v, ok := decodeUserRow(&u, r); return fmt.Sprint(v, ok) }},
+			{"log", l.splitDoc, func(r *row) any { v, ms, ok := decodeLogRow(&l, r); return fmt.Sprint(v, ms, ok) }},
 		}
 	}
 	type seen struct {

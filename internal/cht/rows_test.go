@@ -222,10 +222,10 @@ func TestReadRows_splitDoc(t *testing.T) {
 				hook, decode = d.splitDoc, func(r *row) string { return fmt.Sprintf("%+v", d.decode(r)) }
 			case "user":
 				var d userDecoder
-				hook, decode = d.splitDoc, func(r *row) string { u, ok := d.decode(r); return fmt.Sprintf("%+v %v", u, ok) }
+				hook, decode = d.splitDoc, func(r *row) string { u, ok := decodeUserRow(&d, r); return fmt.Sprintf("%+v %v", u, ok) }
 			case "log":
 				var d logDecoder
-				hook, decode = d.splitDoc, func(r *row) string { u, ms, ok := d.decode(r); return fmt.Sprint(u, " ", ms, " ", ok) }
+				hook, decode = d.splitDoc, func(r *row) string { u, ms, ok := decodeLogRow(&d, r); return fmt.Sprint(u, " ", ms, " ", ok) }
 			}
 			body := `{"total_rows":1,"offset":0,"rows":[{"id":"row","key":"row","value":{"rev":"1-x"},"doc":` + tt.doc + `}]}`
 			n := 0

@@ -379,6 +379,47 @@ func fastMembers(s *scanner, b []byte, i, depth int, sink memberSink) (int, bool
 	}
 }
 
+// walkMembers hands each member of the object raw to sink, as members
+// finds them; false when raw is not a well-formed object.
+func walkMembers(raw []byte, sink memberSink) bool {
+	it := members(raw)
+	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
+		sink.member(memberName(key), val)
+	}
+	return !it.bad
+}
+
+// memberDecoder gathers the members of the docs of one read into an M:
+// while their rows are split (splitDoc as the scanner's doc hook), or by
+// walking a doc the splitter did not hand over.
+type memberDecoder[M any, P interface {
+	*M
+	memberSink
+}] struct {
+	sc    scanner
+	split M // of the doc splitDoc read last, sub-slices of the row
+}
+
+// splitDoc is the row splitter's doc hook: it reads the members of the doc
+// at b[i], inside depth open containers, validating every byte as the
+// splitter would (fastMembers), and returns the index after it.
+func (d *memberDecoder[M, P]) splitDoc(b []byte, i, depth int) (int, bool) {
+	var zero M
+	d.split = zero
+	return fastMembers(&d.sc, b, i, depth, P(&d.split))
+}
+
+// of returns the members of r's doc: those splitDoc read when it read
+// them, else walked now; false when the doc is not a well-formed object.
+func (d *memberDecoder[M, P]) of(r *row) (M, bool) {
+	if r.docDecoded {
+		return d.split, true
+	}
+	var m M
+	ok := walkMembers(r.Doc, P(&m))
+	return m, ok
+}
+
 // str scans the string starting at b[i] == '"'.
 func (s *scanner) str(b []byte, i int) (int, int) {
 	n := len(b)

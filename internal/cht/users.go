@@ -48,7 +48,7 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 		if !r.hasDoc() {
 			return nil
 		}
-		u, ok := dec.decode(r)
+		u, ok := decodeUserRow(&dec, r)
 		if !ok {
 			return nil
 		}
@@ -65,11 +65,7 @@ func (c *Client) Users(ctx context.Context, fn func(User) error) error {
 // of repeated names counts, as with encoding/json.
 func decodeUser(id string, raw []byte) (User, bool) {
 	var m userMembers
-	it := members(raw)
-	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
-		m.member(memberName(key), val)
-	}
-	if it.bad {
+	if !walkMembers(raw, &m) {
 		return User{}, false
 	}
 	return m.user(id)
@@ -118,27 +114,17 @@ func (m *userMembers) user(id string) (User, bool) {
 	return u, u.Name != ""
 }
 
-// userDecoder reads the user-settings docs of one read while their rows
-// are split (scanner.doc).
-type userDecoder struct {
-	sc    scanner
-	split userMembers // of the doc splitDoc read last, sub-slices of the row
-}
+// userDecoder reads the user-settings docs of one read, while their rows
+// are split when it can.
+type userDecoder = memberDecoder[userMembers, *userMembers]
 
-// splitDoc is the row splitter's doc hook: it reads the members of the doc
-// at b[i], inside depth open containers, validating every byte as the
-// splitter would (fastMembers), and returns the index after it.
-func (d *userDecoder) splitDoc(b []byte, i, depth int) (int, bool) {
-	d.split = userMembers{}
-	return fastMembers(&d.sc, b, i, depth, &d.split)
-}
-
-// decode decodes the doc of r: from what splitDoc read when it read it.
-func (d *userDecoder) decode(r *row) (User, bool) {
-	if r.docDecoded {
-		return d.split.user(r.ID)
+// decodeUserRow decodes the user-settings doc of r (see decodeUser).
+func decodeUserRow(d *userDecoder, r *row) (User, bool) {
+	m, ok := d.of(r)
+	if !ok {
+		return User{}, false
 	}
-	return decodeUser(r.ID, r.Doc)
+	return m.user(r.ID)
 }
 
 // stringOrStrings reads a JSON string or an array of strings, skipping
@@ -207,7 +193,7 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 		if !r.hasDoc() {
 			return nil
 		}
-		user, ms, ok := dec.decode(r)
+		user, ms, ok := decodeLogRow(&dec, r)
 		if !ok {
 			return nil
 		}
@@ -231,11 +217,7 @@ func (c *Client) LastReplications(ctx context.Context) (map[string]time.Time, er
 // positive number.
 func decodeReplicationLog(id string, raw []byte) (user string, ms float64, ok bool) {
 	var m logMembers
-	it := members(raw)
-	for key, val, ok := it.next(); ok; key, val, ok = it.next() {
-		m.member(memberName(key), val)
-	}
-	if it.bad {
+	if !walkMembers(raw, &m) {
 		return "", 0, false
 	}
 	return m.log(id)
@@ -267,25 +249,18 @@ func (m *logMembers) log(id string) (user string, ms float64, ok bool) {
 	return user, ms, true
 }
 
-// logDecoder reads the replication-count docs of one read while their rows
-// are split (scanner.doc).
-type logDecoder struct {
-	sc    scanner
-	split logMembers // of the doc splitDoc read last, sub-slices of the row
-}
+// logDecoder reads the replication-count docs of one read, while their
+// rows are split when it can.
+type logDecoder = memberDecoder[logMembers, *logMembers]
 
-// splitDoc is the row splitter's doc hook (see userDecoder.splitDoc).
-func (d *logDecoder) splitDoc(b []byte, i, depth int) (int, bool) {
-	d.split = logMembers{}
-	return fastMembers(&d.sc, b, i, depth, &d.split)
-}
-
-// decode decodes the doc of r: from what splitDoc read when it read it.
-func (d *logDecoder) decode(r *row) (user string, ms float64, ok bool) {
-	if r.docDecoded {
-		return d.split.log(r.ID)
+// decodeLogRow decodes the replication-count doc of r (see
+// decodeReplicationLog).
+func decodeLogRow(d *logDecoder, r *row) (user string, ms float64, ok bool) {
+	m, ok := d.of(r)
+	if !ok {
+		return "", 0, false
 	}
-	return decodeReplicationLog(r.ID, r.Doc)
+	return m.log(r.ID)
 }
 
 // Role is one entry of app_settings roles ({"chw": {"name":
